@@ -1,0 +1,106 @@
+"""Speed of tapelab's helpers against the same work done by hand, in one process.
+
+Run:  .venv/bin/python benchmarks/bench_core.py
+Each row prints the median time of both sides and their ratio (helper / reference).
+Goals (issue "tapelab core"): both ratios <= 1.15.
+"""
+
+import argparse
+import statistics
+import time
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import tapelab
+
+
+def interleaved(fns, repeats, number):
+    """Time several functions in alternation, so drifts in machine load hit all alike."""
+    for fn in fns.values():
+        fn()
+    samples = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            samples[name].append((time.perf_counter() - start) / number)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def row(label, helper_s, ref_s, goal=None):
+    ratio = helper_s / ref_s
+    verdict = "" if goal is None else ("  ok" if ratio <= goal else f"  OVER {goal}x")
+    print(f"{label:<58} {helper_s * 1e3:9.3f} ms {ref_s * 1e3:9.3f} ms {ratio:6.2f}x{verdict}")
+    return ratio
+
+
+def bench_value_and_gradient(repeats):
+    def f(x):
+        return x**2 + 2 * x + 1
+
+    x = tf.constant(5.0)
+
+    def raw():
+        with tf.GradientTape() as t:
+            t.watch(x)
+            y = f(x)
+        return y, t.gradient(y, x)
+
+    def helper():
+        return tapelab.value_and_gradient(f, x)
+
+    times = interleaved({"helper": helper, "raw": raw}, repeats, 200)
+    return row("value_and_gradient vs raw tape, x**2 + 2*x + 1", times["helper"],
+               times["raw"], goal=1.15)
+
+
+def bench_fine_tune(repeats):
+    keras.utils.set_random_seed(0)
+    model = keras.applications.ResNet50(weights=None)
+    x = tf.random.normal((8, 224, 224, 3))
+    y = tf.constant(np.arange(8) % 1000)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    opt = keras.optimizers.SGD(1e-3)
+    head = slice(-3, None)
+
+    def forward():
+        return model(x, training=False)
+
+    def step():
+        return tapelab.fine_tune_step(model, head, loss_fn, x, y, opt)
+
+    seed_opt = keras.optimizers.SGD(1e-3)
+    head_vars = tapelab.trainable_variables(model, head)
+
+    def seed_tape():  # the seed's default tape: watches every trainable variable
+        with tf.GradientTape() as t:
+            loss = loss_fn(y, model(x, training=False))
+        grads = t.gradient(loss, head_vars)
+        seed_opt.apply_gradients(zip(grads, head_vars))
+
+    times = interleaved({"forward": forward, "step": step, "seed": seed_tape}, repeats, 1)
+    ratio = row("fine_tune_step (ResNet50, batch 8, head) vs forward pass",
+                times["step"], times["forward"], goal=1.15)
+    row("seed default tape (watches all) vs forward pass", times["seed"], times["forward"])
+    return ratio
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore", tapelab.SelectionWarning)
+    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+          f"median of {args.repeats} interleaved runs")
+    print(f"{'':<58} {'helper':>12} {'reference':>12} {'ratio':>7}")
+    r1 = bench_value_and_gradient(args.repeats)
+    r2 = bench_fine_tune(args.repeats)
+    print("all goals met" if max(r1, r2) <= 1.15 else "GOAL MISSED")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""tapelab: a small teaching toolkit for ``tf.GradientTape``.
+
+Each helper is a thin layer over real TensorFlow and returns real TF objects
+(a ``tf.GradientTape``, tensors, variables), so you can keep using TF directly.
+TensorFlow is imported on first use of a helper, so ``tapelab --help`` is quick.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "value_and_gradient": "tapelab.grad",
+    "gradients": "tapelab.grad",
+    "tape": "tapelab.watching",
+    "select_layers": "tapelab.finetune",
+    "trainable_variables": "tapelab.finetune",
+    "fine_tune_step": "tapelab.finetune",
+    "SelectionWarning": "tapelab.finetune",
+}
+
+__all__ = [
+    "SelectionWarning",
+    "fine_tune_step",
+    "gradients",
+    "select_layers",
+    "tape",
+    "trainable_variables",
+    "value_and_gradient",
+]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module 'tapelab' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,0 +1,107 @@
+"""Turning user inputs into things a tape can differentiate.
+
+Every public helper routes its sources and watch lists through this file, so
+the dtype rules and their error messages live in one place.
+"""
+
+import numbers
+
+import numpy as np
+import tensorflow as tf
+
+try:  # Keras 3 ships its own Variable class, which is not a tf.Variable.
+    from keras import Variable as _KerasVariable
+except ImportError:  # pragma: no cover - Keras 3 comes with TF 2.16+
+    _KerasVariable = ()
+
+
+def is_keras_variable(x):
+    """True for a Keras 3 ``keras.Variable`` (not a ``tf.Variable``)."""
+    return bool(_KerasVariable) and isinstance(x, _KerasVariable)
+
+
+def is_variable(x):
+    """True for a ``tf.Variable`` or a Keras 3 ``keras.Variable``."""
+    return isinstance(x, tf.Variable) or is_keras_variable(x)
+
+
+def _describe(x):
+    """A short 'what was received' for error messages: type, dtype and shape."""
+    name = type(x).__name__
+    dtype = getattr(x, "dtype", None)
+    shape = getattr(x, "shape", None)
+    if dtype is None:
+        return f"{name} {x!r}"
+    dtype = getattr(dtype, "name", dtype)
+    return f"{name} of dtype={dtype}, shape={tuple(shape) if shape is not None else '?'}"
+
+
+def check_float(x, what):
+    """Raise TypeError unless ``x`` has a floating (or complex) dtype."""
+    dtype = tf.as_dtype(x.dtype)
+    if not (dtype.is_floating or dtype.is_complex):
+        raise TypeError(
+            f"{what} must have a floating dtype to be differentiated; gradients "
+            f"with respect to {dtype.name} values are not defined. Received: "
+            f"{_describe(x)}. Cast it first, e.g. tf.cast(x, tf.float32)."
+        )
+
+
+def as_source(x, position=0):
+    """Convert one differentiation source to a TF object.
+
+    Variables (``tf.Variable``, ``keras.Variable``) and float tensors pass
+    through unchanged; NumPy arrays become tensors of the same dtype; Python
+    numbers become float32 scalars. Integer and bool inputs raise TypeError.
+    """
+    what = f"Source {position}"
+    if isinstance(x, (bool, np.bool_)):
+        raise TypeError(
+            f"{what} must have a floating dtype to be differentiated; gradients "
+            f"with respect to bool values are not defined. Received: {x!r}. "
+            "Pass a float instead, e.g. 1.0."
+        )
+    if isinstance(x, numbers.Real) and not isinstance(x, np.generic):
+        return tf.constant(float(x), dtype=tf.float32)  # 5 -> 5.0 (float32)
+    if is_variable(x) or isinstance(x, tf.Tensor):
+        check_float(x, what)
+        return x
+    if isinstance(x, (np.ndarray, np.generic)):
+        check_float(x, what)
+        return tf.convert_to_tensor(x)
+    raise TypeError(
+        f"{what} must be a tf.Variable, keras.Variable, tf.Tensor, NumPy array or "
+        f"Python number. Received: {_describe(x)}. Pass each source as its own "
+        "argument, or convert it first with tf.constant(...)."
+    )
+
+
+def as_sources(sources):
+    """Apply :func:`as_source` to every source; at least one is required."""
+    if not sources:
+        raise TypeError(
+            "At least one source is required: the values to differentiate with "
+            "respect to. Received: no sources. Call e.g. value_and_gradient(f, x)."
+        )
+    return tuple(as_source(x, i) for i, x in enumerate(sources))
+
+
+def watchable(x):
+    """What ``tf.GradientTape.watch`` accepts for ``x``.
+
+    A Keras 3 Variable is not a tf.Variable, and ``tape.watch`` rejects it with
+    ValueError; the tf.Variable it wraps (``x.value``) is what the tape sees
+    when the variable is used, so that is what we watch.
+    """
+    if is_keras_variable(x):
+        check_float(x, "A watched variable")
+        return x.value
+    if isinstance(x, (tf.Variable, tf.Tensor)):
+        check_float(x, "A watched tensor")
+        return x
+    raise TypeError(
+        "`watch` must hold tf.Tensor, tf.Variable or keras.Variable objects "
+        f"(possibly in nested lists, tuples or dicts). Received: {_describe(x)}. "
+        "A tape can only watch the very tensor your computation uses: convert "
+        "first (x = tf.constant(x)), then watch x and compute with x."
+    )
