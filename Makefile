@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.tapelab-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
-NBVAL  := --nbval --nbval-current-env --nbval-cell-timeout=600
+NBVAL  := --nbval --nbval-current-env --nbval-cell-timeout=600 --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
 .PHONY: install test unit nbval claims run notebooks bench lint clean
 

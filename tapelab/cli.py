@@ -57,6 +57,81 @@ def cmd_demo(args):
     return 0
 
 
+def cmd_check_claims(args):
+    """Report every `# Output:` claim that its cell's stored output does not hold."""
+    from pathlib import Path
+
+    from tapelab.notebooks import claims
+
+    paths = []
+    for p in map(Path, args.paths):
+        if p.is_dir():
+            paths += sorted(p.glob("*.ipynb"))
+        elif p.suffix == ".ipynb" and p.exists():
+            paths.append(p)
+        else:
+            print(f"tapelab check-claims: no notebook at {p} (expected a .ipynb file or a "
+                  "folder of them)", file=sys.stderr)
+            return 2
+    found = [c for p in paths for c in claims(p)]
+    bad = [c for c in found if not c.holds]
+    for c in bad:
+        actual = c.actual.strip() or "(no output)"
+        print(f"{c.notebook}: cell {c.cell}: claim not in output\n"
+              f"  claim:  {c.text}\n  actual: " + actual.replace("\n", "\n          "))
+    print(f"check-claims: {len(found) - len(bad)} of {len(found)} claims hold "
+          f"in {len(paths)} notebook(s)")
+    return 1 if bad else 0
+
+
+def cmd_errata(args):
+    """Re-check the seed tutorial's claims live against the installed TF."""
+    _quiet_tf()
+    from tapelab.errata import format_table, run_all
+
+    rows = run_all()
+    print(format_table(rows))
+    wrong = sum(r.verdict != "holds" for r in rows)
+    print(f"\n{len(rows)} seed claims checked: {len(rows) - wrong} hold, {wrong} do not.")
+    return 0
+
+
+def _strip_ansi(text):
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def cmd_run_notebooks(args):
+    """Execute notebooks headless and print a one-screen summary."""
+    import time
+    from pathlib import Path
+
+    from tapelab.notebooks import claims, execute
+
+    failed = 0
+    print(f"{'notebook':<40} {'cells':>5} {'claims':>7} {'seconds':>8}  result")
+    for p in map(Path, args.paths):
+        out = p if args.in_place else Path(args.out) / p.name
+        start = time.perf_counter()
+        try:
+            nb = execute(p, out)
+            result = "ok"
+        except Exception as exc:  # noqa: BLE001 - report and go on to the next notebook
+            nb, result, failed = None, f"FAILED: {type(exc).__name__}", failed + 1
+            lines = [ln for ln in _strip_ansi(str(exc)).splitlines() if ln.strip()]
+            print("\n".join("    " + ln for ln in lines[-6:]), file=sys.stderr)
+        seconds = time.perf_counter() - start
+        cells = sum(c.cell_type == "code" for c in nb.cells) if nb else 0
+        held = claims(out) if nb else []
+        if any(not c.holds for c in held):
+            result, failed = "FAILED: an # Output: claim does not hold", failed + 1
+        print(f"{p.name:<40} {cells:>5} {len(held):>7} {seconds:>8.1f}  {result}")
+    where = "in place" if args.in_place else f"into {args.out}/"
+    print(f"{len(args.paths) - failed} of {len(args.paths)} notebooks ran cleanly {where}")
+    return 1 if failed else 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="tapelab",
@@ -66,6 +141,19 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser("demo", help="a short tour of the API with real outputs")
     demo.set_defaults(func=cmd_demo)
+    check = sub.add_parser("check-claims", help="check `# Output:` comments against stored "
+                           "outputs of notebooks (files or folders)")
+    check.add_argument("paths", nargs="+", metavar="PATH")
+    check.set_defaults(func=cmd_check_claims)
+    errata = sub.add_parser("errata", help="re-check the seed tutorial's claims live")
+    errata.set_defaults(func=cmd_errata)
+    run = sub.add_parser("run-notebooks", help="execute notebooks headless, print a summary")
+    run.add_argument("paths", nargs="+", metavar="NOTEBOOK")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--out", default="build", help="folder for executed copies (default: build)")
+    where.add_argument("--in-place", action="store_true",
+                       help="store the outputs in the notebooks themselves (maintainers)")
+    run.set_defaults(func=cmd_run_notebooks)
     return parser
 
 
