@@ -18,10 +18,14 @@ _EXPORTS = {
     "trainable_variables": "tapelab.finetune",
     "fine_tune_step": "tapelab.finetune",
     "SelectionWarning": "tapelab.finetune",
+    "explain_none": "tapelab.diagnose",
+    "check_gradient": "tapelab.check",
 }
 
 __all__ = [
     "SelectionWarning",
+    "check_gradient",
+    "explain_none",
     "fine_tune_step",
     "gradients",
     "select_layers",

@@ -15,7 +15,7 @@ SEED = DATA / "seed_first_cell.ipynb"
 
 def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "tapelab", *args],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def notebook(tmp_path, source, text):
