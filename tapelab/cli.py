@@ -1,8 +1,10 @@
 """The ``tapelab`` command line: ``tapelab --help`` lists the subcommands."""
 
 import argparse
+import contextlib
 import os
 import sys
+import threading
 
 from tapelab import __version__
 
@@ -10,6 +12,37 @@ from tapelab import __version__
 def _quiet_tf():
     """Ask TF's C++ logger for errors only (it may still print a few start-up lines)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@contextlib.contextmanager
+def _without_tf_logs():
+    """Drop TF's C++ log lines from file descriptor 2 (they bypass sys.stderr).
+
+    Everything else written to stderr (Python warnings, tracebacks) passes through.
+    """
+    from tapelab.notebooks import TF_LOG_LINE
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def pump():
+        with os.fdopen(read_end, "rb") as source:
+            for line in source:
+                if not TF_LOG_LINE.match(line.decode(errors="replace").rstrip("\n")):
+                    os.write(saved, line)
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # closes the pipe's last write end: the pump sees EOF
+        thread.join(timeout=5)
+        os.close(saved)
 
 
 def cmd_demo(args):
@@ -163,6 +196,9 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    if args.func in (cmd_demo, cmd_errata):  # these import TensorFlow in this process
+        with _without_tf_logs():
+            return args.func(args)
     return args.func(args)
 
 

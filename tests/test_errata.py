@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from tapelab.errata import FAILS, HOLDS, OFFLINE, WRONG, format_table, run_all
+from tapelab.notebooks import TF_LOG_LINE
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +46,4 @@ def test_cli_prints_the_table():
     assert "d/dx (x**2 + 2x + 1) at x=5" in result.stdout
     assert "11 seed claims checked: 3 hold, 8 do not." in result.stdout
     assert "Downloading data" not in result.stdout
+    assert not TF_LOG_LINE.search(result.stderr), result.stderr  # C++ log lines filtered
