@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from tapelab._sources import is_keras_variable, is_variable
+from tapelab._sources import as_source, is_variable, watchable
 
 FIXES = {
     "integer_dtype": "Gradients are only defined for floating dtypes. Cast the source "
@@ -74,22 +74,18 @@ class Findings(list):
 
 
 def _as_raw(x):
-    """Sources as a raw TF user would pass them (numbers -> float32 tensors)."""
-    if is_variable(x) or isinstance(x, tf.Tensor):
-        return x
-    if isinstance(x, bool):
-        return tf.constant(x)
-    if isinstance(x, (int, float)):
-        return tf.constant(float(x))
-    return tf.convert_to_tensor(x)
+    """Sources as tapelab's helpers take them, but integer/bool ones kept, to be explained."""
+    try:
+        return as_source(x)  # numbers -> float32 tensors, variables and tensors as they are
+    except TypeError:
+        return tf.convert_to_tensor(x)  # e.g. an int tensor: explained as integer_dtype
 
 
 def _gradient(fn, sources, i, watch):
     """The gradient of fn(*sources) for source i, on a default tape."""
     with tf.GradientTape() as tape:
         if watch:
-            target = sources[i]
-            tape.watch(target.value if is_keras_variable(target) else target)
+            tape.watch(watchable(sources[i]))
         y = fn(*sources)
     return tape.gradient(y, sources[i])
 
@@ -115,10 +111,7 @@ def _reach(target, source_tensor):
 
 def _graph_cause(fn, sources, i):
     """Trace fn and classify source i as not_connected / stop_gradient / numpy / unknown."""
-    specs = []
-    for s in sources:
-        value = s.value if is_keras_variable(s) else s
-        specs.append(tf.TensorSpec(value.shape, value.dtype))
+    specs = [tf.TensorSpec(s.shape, s.dtype) for s in sources]
 
     def traced(*args):
         return fn(*args)
