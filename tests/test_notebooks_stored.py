@@ -11,9 +11,9 @@ from tapelab.notebooks import TF_LOG_LINE, claims
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 
 
-def test_the_seed_notebooks_exist_in_reading_order():
+def test_the_notebooks_exist_in_reading_order():
     names = [p.name[:3] for p in NOTEBOOKS]
-    assert names[:5] == ["01_", "02_", "03_", "04_", "05_"]
+    assert names[:7] == ["01_", "02_", "03_", "04_", "05_", "06_", "07_"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
