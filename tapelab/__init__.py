@@ -14,10 +14,10 @@ _EXPORTS = {
     "value_and_gradient": "tapelab.grad",
     "gradients": "tapelab.grad",
     "tape": "tapelab.watching",
-    "select_layers": "tapelab.finetune",
-    "trainable_variables": "tapelab.finetune",
+    "select_layers": "tapelab.select",
+    "trainable_variables": "tapelab.select",
     "fine_tune_step": "tapelab.finetune",
-    "SelectionWarning": "tapelab.finetune",
+    "SelectionWarning": "tapelab.select",
     "explain_none": "tapelab.diagnose",
     "check_gradient": "tapelab.check",
 }

@@ -126,7 +126,6 @@ def check_resnet(tf, keras):
                         f"{len(weightless)} have no weights",
                         WRONG if weightless else HOLDS))
 
-    head = model.layers[-1].trainable_variables
     x = tf.random.normal((1, 224, 224, 3))
     with tf.GradientTape() as tape:
         tape.watch(x)  # the seed watches layer.weights; watch something harmless instead
@@ -136,24 +135,27 @@ def check_resnet(tf, keras):
     rows.append(Erratum("watch() picks what the tape records",
                         "the layers to train", f"watched {watched} of {total} variables", WRONG if watched == total else HOLDS))
 
-    grads = tape.gradient(output, head)
+    # the seed's gradient call, as written: one list of weights per layer
+    gradients = tape.gradient(output, [layer.weights for layer in last3])
+    grads = gradients[-1]  # the head's
     biggest = max(float(tf.reduce_max(tf.abs(g))) for g in grads)
     total_prob = float(tf.reduce_sum(output))
     rows.append(Erratum("grad of softmax output trains",
                         "useful gradients", f"sum = {total_prob:.4f}; max|g| = {biggest:.0e}",
                         WRONG if biggest < 1e-5 else HOLDS))
 
-    pair = [model.get_layer("conv5_block3_3_conv"), model.layers[-1]]
+    # the seed's update loop, as written: one apply_gradients per layer
     optimizer = keras.optimizers.SGD(learning_rate=0.001)
     try:
-        for layer in pair:  # the seed's per-layer loop, on two layers that have weights
-            zeros = [tf.zeros_like(v) for v in layer.trainable_weights]
-            optimizer.apply_gradients(zip(zeros, layer.trainable_weights))
+        for layer, layer_grads in zip(last3, gradients):
+            optimizer.apply_gradients(zip(layer_grads, layer.trainable_weights))
         rows.append(Erratum("per-layer apply_gradients", "updates each layer",
                             "worked", HOLDS))
-    except ValueError:
-        rows.append(Erratum("per-layer apply_gradients",
-                            "updates each layer", "ValueError: Unknown variable", FAILS))
+    except ValueError as exc:  # the first layer has no weights: apply_gradients(zip([], []))
+        empty = "not enough values to unpack (expected 2, got 0)" in str(exc)
+        rows.append(Erratum("per-layer apply_gradients", "updates each layer",
+                            "ValueError on weightless 1st layer" if empty else _error(exc),
+                            FAILS))
     return rows
 
 

@@ -1,231 +1,201 @@
-"""Fine-tuning a subset of a model's layers with one tape and one optimizer."""
+"""`fine_tune_step`: one training step on a subset of layers, with Keras `fit`'s semantics.
 
-import difflib
-import numbers
-import warnings
+Keras's own recipe for "train only these layers" is to set ``trainable=False``
+on every other layer, then ``compile`` and ``fit``. That flag does three things
+in a training step, and this file does all three, for one step, then puts the
+user's flags back:
 
+1. a frozen BatchNormalization runs in inference mode (it uses, and does not
+   update, its moving statistics), even when the model is called with
+   ``training=True``;
+2. only the trainable weights get gradients and updates;
+3. only their regularisers count in the loss (``model.losses``).
+
+Then the loss is scaled by the optimizer (``LossScaleOptimizer`` for mixed
+precision) and all gradients go to ONE ``apply_gradients`` call, as in
+``Model.train_step``.
+"""
+
+import contextlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tapelab.select import resolve, walk
 from tapelab.watching import tape
 
 
-class SelectionWarning(UserWarning):
-    """A layer selection contains layers that hold no trainable variable."""
+@contextlib.contextmanager
+def frozen_except(model, selected, variables):
+    """Inside the block, ``model`` trains as Keras would with only ``selected`` trainable.
 
-
-def _layer_label(layer):
-    return f"'{layer.name}' ({type(layer).__name__})"
-
-
-def _why_not_trainable(layer):
-    """Why ``layer`` contributes no trainable variable, in words."""
-    if not layer.weights:
-        return f"{_layer_label(layer)} has no weights"
-    if not layer.trainable:
-        return f"{_layer_label(layer)} has trainable=False"
-    return f"{_layer_label(layer)} holds only non-trainable weights"
-
-
-def _resolve_one(model, item, names):
-    """Map one selection item (name, index or Layer) to its index in model.layers."""
-    layers = model.layers
-    if isinstance(item, str):
-        if item in names:
-            return names.index(item)
-        close = difflib.get_close_matches(item, names, n=3)
-        hint = (f"Did you mean {', '.join(map(repr, close))}?" if close
-                else f"Layer names in this model: {', '.join(map(repr, names[:10]))}"
-                + (f" ... ({len(names)} in all)." if len(names) > 10 else "."))
-        raise ValueError(
-            f"`layers` names a layer that is not in model '{model.name}'. "
-            f"Received: {item!r}. {hint}"
-        )
-    if isinstance(item, numbers.Integral) and not isinstance(item, bool):
-        if not -len(layers) <= item < len(layers):
-            raise ValueError(
-                f"`layers` index must be in [-{len(layers)}, {len(layers) - 1}] for "
-                f"model '{model.name}', which has {len(layers)} layers. Received: {item}."
-            )
-        return item % len(layers)
-    if hasattr(item, "trainable_variables") and hasattr(item, "name"):
-        for i, layer in enumerate(layers):
-            if layer is item:
-                return i
-        raise ValueError(
-            f"`layers` holds a layer that is not one of the top-level layers "
-            f"(model.layers) of model '{model.name}'. Received: {_layer_label(item)}. "
-            "Select it by name or index from model.layers, or pass the sub-model "
-            "that contains it as `model`."
-        )
-    raise TypeError(
-        "`layers` items must be layer names (str), indices (int) or Layer objects. "
-        f"Received: {item!r} of type {type(item).__name__}."
-    )
-
-
-def select_layers(model, layers):
-    """Resolve a layer selection to ``model.layers`` entries, in model order.
-
-    Args:
-      model: a Keras model (anything with a ``.layers`` list).
-      layers: a slice of ``model.layers``; or a name, index or Layer; or a
-        sequence mixing them. Duplicates are dropped.
-
-    Returns:
-      A list of Layer objects, in the order of ``model.layers``.
-
-    >>> import keras
-    >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, name="a"),
-    ...                       keras.layers.Dense(1, name="b")], name="m")
-    >>> [layer.name for layer in select_layers(m, ["b", 0])]
-    ['a', 'b']
+    Every layer outside the selected ones gets ``trainable=False`` (their
+    ancestors stay True, so ``model.losses`` still sees the selected weights);
+    inside a selected layer the user's flags are kept. On exit, every layer's
+    and every variable's ``trainable`` flag is exactly what it was, even if the
+    block raised.
     """
-    if not hasattr(model, "layers"):
+    tree, paths = walk(model)
+    tree = [model, *tree]
+    paths[id(model)] = ""
+    inside = {paths[id(layer)] for layer in selected}
+    layer_flags = [(layer, layer.trainable) for layer in tree]
+    var_flags = [(v, v.trainable) for v in model.variables]
+    chosen = {id(v) for v in variables}
+
+    def wanted(layer, flag):
+        path = paths[id(layer)]
+        if any(path == p or path.startswith(p + "/") for p in inside):
+            return flag  # a selected layer, or inside one: as the user set it
+        return any(path == "" or p.startswith(path + "/") for p in inside)  # holds one
+
+    try:
+        # parents come before children in `tree`, so each child's own setting
+        # below overrides the recursive one its parent's setter made
+        for layer, flag in layer_flags:
+            layer.trainable = wanted(layer, flag)
+        for v, flag in var_flags:
+            v.trainable = flag and id(v) in chosen
+        yield
+    finally:
+        for layer, flag in layer_flags:
+            layer.trainable = flag
+        for v, flag in var_flags:
+            v.trainable = flag
+
+
+def _check_optimizer(optimizer, variables, model):
+    """Refuse an optimizer that was built for other variables, before any update."""
+    if not hasattr(optimizer, "apply_gradients") or not hasattr(optimizer, "scale_loss"):
         raise TypeError(
-            f"`model` must be a Keras model with a `.layers` list. Received: "
-            f"{type(model).__name__}."
-        )
-    all_layers = list(model.layers)
-    if isinstance(layers, slice):
-        indices = range(len(all_layers))[layers]
-    else:
-        items = [layers] if isinstance(layers, (str, numbers.Integral)) or hasattr(
-            layers, "trainable_variables") else layers
-        try:
-            items = list(items)
-        except TypeError:
-            raise TypeError(
-                "`layers` must be a slice, or a sequence of layer names, indices "
-                f"and Layer objects. Received: {layers!r}."
-            ) from None
-        names = [layer.name for layer in all_layers]
-        indices = sorted({_resolve_one(model, item, names) for item in items})
-    if not indices:
-        raise ValueError(
-            f"`layers` selects no layer of model '{model.name}' ({len(all_layers)} "
-            f"layers). Received: {layers!r}. Select at least one layer."
-        )
-    return [all_layers[i] for i in indices]
-
-
-def trainable_variables(model, layers):
-    """The trainable variables of the selected layers: flat, in model order.
-
-    Selected layers that hold no trainable variable (no weights, or
-    ``trainable=False``) are reported with a :class:`SelectionWarning`; a
-    selection where no layer holds one raises ValueError saying why for each.
-
-    Args:
-      model: a Keras model.
-      layers: a slice of ``model.layers``, or a sequence of layer names,
-        integer indices and Layer objects.
-
-    Returns:
-      A list of variables, without duplicates, in the order of ``model.layers``.
-
-    >>> import keras
-    >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, name="a"),
-    ...                       keras.layers.Dense(1, name="b")], name="m")
-    >>> [v.path for v in trainable_variables(m, slice(-1, None))]
-    ['m/b/kernel', 'm/b/bias']
-    """
-    selected = select_layers(model, layers)
-    variables, seen, idle = [], set(), []
-    for layer in selected:
-        layer_vars = layer.trainable_variables
-        if not layer_vars:
-            idle.append(layer)
-        for v in layer_vars:
-            if id(v) not in seen:  # a weight shared by two layers counts once
-                seen.add(id(v))
-                variables.append(v)
-    if not variables:
-        raise ValueError(
-            "`layers` selects no trainable variable, so there is nothing to train: "
-            + "; ".join(_why_not_trainable(layer) for layer in selected)
-            + ". Select layers with weights (e.g. Dense, Conv2D) and set "
-            "layer.trainable = True on those you want to train."
-        )
-    if idle:
-        warnings.warn(
-            f"{len(idle)} of the {len(selected)} selected layers hold no trainable "
-            "variable and are skipped: "
-            + "; ".join(_why_not_trainable(layer) for layer in idle) + ".",
-            SelectionWarning,
-            stacklevel=2,
-        )
-    return variables
-
-
-def _check_optimizer(optimizer, variables):
-    """Refuse an optimizer that was built for another variable set, before any update."""
-    if not hasattr(optimizer, "apply_gradients"):
-        raise TypeError(
-            "`optimizer` must be a Keras optimizer, e.g. keras.optimizers.SGD(0.01). "
+            "`optimizer` must be a Keras 3 optimizer, e.g. keras.optimizers.SGD(0.01). "
             f"Received: {type(optimizer).__name__}."
         )
     known = getattr(optimizer, "_trainable_variables_indices", None)
     if not getattr(optimizer, "built", False) or known is None:
         return
     unknown = [v for v in variables if optimizer._var_key(v) not in known]
-    if unknown:
+    if not unknown:
+        return
+    own = {optimizer._var_key(v) for v in model.weights}
+    if not own.intersection(known):
         raise ValueError(
-            "`optimizer` was already built for a different set of variables, and a "
-            "Keras 3 optimizer only updates the variables it was built with. "
-            f"Received: {len(unknown)} selected variable(s) it does not know, e.g. "
-            f"{', '.join(v.path for v in unknown[:3])}. Create a new optimizer for "
-            "the new selection (one optimizer per layer selection)."
+            "`optimizer` was already used to train another model, and a Keras 3 "
+            "optimizer only updates the variables it was built with. Received: an "
+            f"optimizer built for {len(known)} variable(s), none of them in model "
+            f"'{model.name}'. Create a new optimizer for this model."
         )
+    raise ValueError(
+        "`optimizer` was already built for a different selection of this model's "
+        "variables, and a Keras 3 optimizer only updates the variables it was built "
+        f"with. Received: {len(unknown)} selected variable(s) it does not know, e.g. "
+        f"{', '.join(v.path for v in unknown[:3])}. Create a new optimizer for "
+        "the new selection (one optimizer per layer selection)."
+    )
 
 
-def fine_tune_step(model, layers, loss_fn, x, y, optimizer, training=False):
-    """One training step that updates only the selected layers.
-
-    The tape watches only the selected variables (``watch_accessed_variables=
-    False``), so layers below them are not recorded: a head-only step costs
-    about one forward pass. All gradients go to the optimizer in one
-    ``apply_gradients`` call; nothing is updated if any selected variable gets
-    no gradient. Variables outside the selection are left bit-identical.
-
-    Args:
-      model: a Keras model.
-      layers: the layer selection, as for :func:`trainable_variables`.
-      loss_fn: ``loss_fn(y_true, y_pred)`` returning a scalar, e.g.
-        ``keras.losses.SparseCategoricalCrossentropy()``.
-      x: the input batch.
-      y: the targets.
-      optimizer: a Keras optimizer, new or already used on this same selection.
-      training: passed to ``model(x, training=training)``; False keeps
-        BatchNormalization and Dropout in inference mode.
-
-    Returns:
-      The scalar loss tensor computed in the step (before the update).
-
-    >>> import keras, numpy as np
-    >>> keras.utils.set_random_seed(0)
-    >>> m = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, name="w")])
-    >>> x, y = np.ones((4, 1), "float32"), np.zeros((4, 1), "float32")
-    >>> opt = keras.optimizers.SGD(0.1)
-    >>> losses = [float(fine_tune_step(m, ["w"], keras.losses.MeanSquaredError(),
-    ...                                x, y, opt)) for _ in range(3)]
-    >>> losses[0] > losses[1] > losses[2]
-    True
-    """
-    variables = trainable_variables(model, layers)
-    _check_optimizer(optimizer, variables)
-    with tape(watch=variables, only_watched=True) as t:
-        loss = loss_fn(y, model(x, training=training))
+def _check_loss(loss):
+    """The loss must be a scalar float tensor that the tape can differentiate."""
+    if not tf.is_tensor(loss) or isinstance(loss, keras.KerasTensor):
+        kind = type(loss).__name__
+        raise TypeError(
+            "`loss_fn` must return a scalar tensor computed with TensorFlow or "
+            f"keras.ops from y_pred. Received: {kind} {loss!r}. A Python or NumPy "
+            "number carries no gradient: compute the loss with TF ops, or use a "
+            "keras.losses.Loss object such as keras.losses.MeanSquaredError()."
+        )
     if loss.shape.rank != 0:
         raise ValueError(
             "`loss_fn` must return a scalar loss. Received: a loss of shape "
             f"{tuple(loss.shape)}. Reduce it, e.g. tf.reduce_mean(...), or use a "
             "keras.losses.Loss object, which averages over the batch."
         )
-    grads = t.gradient(loss, variables)
-    missing = [v.path for v, g in zip(variables, grads) if g is None]
-    if missing:
-        raise ValueError(
-            "The loss does not depend on these selected variables, so they got no "
-            f"gradient: {', '.join(missing)}. Nothing was updated. Check that the "
-            "selected layers are used in model(x), or leave them out of `layers`."
+    if not loss.dtype.is_floating:
+        raise TypeError(
+            f"`loss_fn` must return a floating-point loss. Received: dtype "
+            f"{loss.dtype.name}. Cast it, e.g. tf.cast(loss, tf.float32)."
         )
+
+
+def total_loss(model, loss):
+    """``loss`` plus ``model.losses`` (regularisers, ``add_loss``), summed as Keras does."""
+    extra = [keras.ops.sum(x if x.dtype.is_floating else keras.ops.cast(x, keras.config.floatx()))
+             for x in model.losses]
+    return keras.ops.sum([loss, *extra]) if extra else loss
+
+
+def _writable_state(model, selected):
+    """What a forward pass may write: the selected layers' non-trainable weights
+    (BatchNormalization statistics) and every random-seed counter."""
+    state = [v for layer in selected for v in layer.non_trainable_variables]
+    weights = {id(w) for w in model.weights}
+    state += [v for v in model.variables if id(v) not in weights]  # seed generators
+    return state
+
+
+def fine_tune_step(model, layers, loss_fn, x, y, optimizer, training=True):
+    """One training step that updates only the selected layers, exactly as Keras ``fit``.
+
+    While the step runs, every layer outside the selection behaves as a Keras
+    layer with ``trainable=False`` (a BatchNormalization there runs in
+    inference mode); the selected layers run with ``training``. The loss is
+    ``loss_fn(y, model(x))`` plus the selected layers' regularisation losses,
+    scaled by ``optimizer.scale_loss`` (mixed precision); all gradients go to
+    ONE ``apply_gradients`` call. The tape watches only the selected variables,
+    so the layers below them are not recorded: a head-only step costs about one
+    forward pass. Afterwards every ``trainable`` flag is as it was, and every
+    weight outside the selection is bit-identical (random-seed counters, which
+    are not weights, advance as in ``fit``). Bad input raises before anything
+    changes. One step equals ``fit`` on the same batch, with the other layers
+    frozen (``tests/test_finetune_fit.py``).
+
+    Args:
+      model: a built Keras model.
+      layers: the layer selection, as for :func:`select_layers` (nested layers too).
+      loss_fn: ``loss_fn(y_true, y_pred)`` returning a scalar tensor, e.g.
+        ``keras.losses.SparseCategoricalCrossentropy()``.
+      x: the input batch.
+      y: the targets.
+      optimizer: a Keras optimizer, new or already used on this same selection.
+      training: the mode of the selected layers, as in ``model(x, training=...)``;
+        True (the default) is what ``fit`` does.
+
+    Returns:
+      The scalar loss tensor of the step, before the update (unscaled).
+
+    >>> import keras, numpy as np
+    >>> m = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, name="w")])
+    >>> m.set_weights([np.array([[0.5]], "float32"), np.zeros(1, "float32")])
+    >>> x, y = np.ones((4, 1), "float32"), np.zeros((4, 1), "float32")
+    >>> opt = keras.optimizers.SGD(0.1)
+    >>> losses = [float(fine_tune_step(m, ["w"], keras.losses.MeanSquaredError(),
+    ...                                x, y, opt)) for _ in range(3)]
+    >>> [round(v, 4) for v in losses]  # loss (w + b)**2; w, b <- w, b - 0.1 * 2(w + b)
+    [0.25, 0.09, 0.0324]
+    """
+    selected, variables = resolve(model, layers, stacklevel=3)
+    _check_optimizer(optimizer, variables, model)
+    state = _writable_state(model, selected) if tf.executing_eagerly() else []
+    saved = [np.array(v.numpy(), copy=True) for v in state]
+    try:
+        with frozen_except(model, selected, variables):
+            with tape(watch=variables, only_watched=True) as t:
+                loss = loss_fn(y, model(x, training=training))
+                _check_loss(loss)
+                loss = total_loss(model, loss)
+                scaled = optimizer.scale_loss(loss)
+            grads = t.gradient(scaled, variables)
+        missing = [v.path for v, g in zip(variables, grads) if g is None]
+        if missing:
+            raise ValueError(
+                "The loss does not depend on these selected variables, so they got no "
+                f"gradient: {', '.join(missing)}. Nothing was updated. Check that the "
+                "selected layers are used in model(x), or leave them out of `layers`."
+            )
+    except BaseException:
+        for v, value in zip(state, saved):  # undo what the forward pass wrote
+            v.assign(value)
+        raise
     optimizer.apply_gradients(zip(grads, variables))  # ONE call, flat list
     return loss

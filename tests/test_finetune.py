@@ -84,7 +84,7 @@ def test_index_out_of_range():
 
 def test_foreign_layer_is_refused():
     other = keras.layers.Dense(2, name="elsewhere")
-    with pytest.raises(ValueError, match=r"not one of the top-level layers .* 'elsewhere'"):
+    with pytest.raises(ValueError, match=r"not part of model 'small' \(at any depth\)\. Received: 'elsewhere' \(Dense\)"):
         trainable_variables(small_model(), [other])
 
 
@@ -134,7 +134,7 @@ def test_step_matches_a_hand_written_tape_and_optimizer():
     x, y = data()
     m1, m2 = small_model(), small_model()
     opt1, opt2 = keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1)
-    loss = fine_tune_step(m1, ["neck", "head"], LOSS, x, y, opt1)
+    loss = fine_tune_step(m1, ["neck", "head"], LOSS, x, y, opt1, training=False)
 
     chosen = m2.get_layer("neck").trainable_variables + m2.get_layer("head").trainable_variables
     with tf.GradientTape(watch_accessed_variables=False) as t:
@@ -165,7 +165,8 @@ def test_loss_goes_down_over_a_few_steps():
     x, y = data(64)
     m = small_model()
     opt = keras.optimizers.SGD(0.2)
-    losses = [float(fine_tune_step(m, slice(-2, None), LOSS, x, y, opt)) for _ in range(15)]
+    losses = [float(fine_tune_step(m, slice(-2, None), LOSS, x, y, opt, training=False))
+              for _ in range(15)]
     assert losses[-1] < 0.8 * losses[0]
     assert all(b <= a + 1e-6 for a, b in itertools.pairwise(losses))
 
@@ -198,7 +199,7 @@ def test_optimizer_built_for_other_variables_is_refused_before_any_change():
     opt = keras.optimizers.SGD(0.1)
     fine_tune_step(m, ["head"], LOSS, x, y, opt)
     before = snapshot(m.weights)
-    with pytest.raises(ValueError, match=r"already built for a different set of variables.*"
+    with pytest.raises(ValueError, match=r"already built for a different selection of this model.*"
                                          r"small/neck/kernel.*Create a new optimizer"):
         fine_tune_step(m, ["neck", "head"], LOSS, x, y, opt)
     assert all(v.tobytes() == before[p].tobytes() for p, v in snapshot(m.weights).items())
@@ -249,7 +250,7 @@ def test_non_scalar_loss_is_refused():
 
 def test_not_an_optimizer():
     x, y = data()
-    with pytest.raises(TypeError, match="must be a Keras optimizer.*Received: str"):
+    with pytest.raises(TypeError, match="must be a Keras 3 optimizer.*Received: str"):
         fine_tune_step(small_model(), ["head"], LOSS, x, y, "sgd")
 
 
@@ -262,3 +263,144 @@ def test_training_flag_reaches_the_model():
         b = fine_tune_step(m, ["head"], LOSS, x, y, keras.optimizers.SGD(0.0), training=True)
     assert float(a) == float(LOSS(y, m(x, training=False)))
     assert float(a) != float(b)  # Dropout active only with training=True
+
+
+# --- nested selection ----------------------------------------------------------------
+
+
+def nested():
+    keras.utils.set_random_seed(2)
+    base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="d1"),
+                             keras.layers.BatchNormalization(name="bn"),
+                             keras.layers.Dense(8, name="d2")], name="base")
+    inputs = keras.Input((4,))
+    outputs = keras.layers.Dense(3, name="head")(base(inputs, training=False))
+    return keras.Model(inputs, outputs, name="outer")
+
+
+def test_nested_layers_by_path_object_and_unique_name():
+    m = nested()
+    d2 = m.get_layer("base").get_layer("d2")
+    for selection in (["base/d2", "head"], [d2, "head"], ["d2", "head"], ["outer/base/d2", -1]):
+        got = tapelab_paths(trainable_variables(m, selection))
+        assert got == ["d2/kernel", "d2/bias", "head/kernel", "head/bias"], selection
+
+
+def tapelab_paths(variables):
+    return [v.path.split("/", 1)[-1] if v.path.startswith("base/") else v.path for v in variables]
+
+
+def test_whole_nested_model_by_name_covers_its_layers_once():
+    m = nested()
+    from tapelab import select_layers
+    base = m.get_layer("base")
+    assert select_layers(m, ["base/d1", "base", base.get_layer("bn")]) == [base]
+    got = trainable_variables(m, ["base", "base/d2"])
+    assert [id(v) for v in got] == [id(v) for v in base.trainable_variables]
+    assert len(got) == 6  # d1 (2), bn gamma/beta (2), d2 (2): flat, no duplicates
+
+
+def test_unknown_path_lists_close_names_at_the_right_level():
+    with pytest.raises(ValueError, match=r"path 'base/d3' has no layer 'd3' inside 'base'\. "
+                                         r"Received: 'base/d3'\. Layer names there: 'd1', 'bn', 'd2'\."):
+        trainable_variables(nested(), ["base/d3"])
+    with pytest.raises(ValueError, match=r"path 'bsae/d2' has no layer 'bsae' inside model "
+                                         r"'outer'\. .*Did you mean 'base'\?"):
+        trainable_variables(nested(), ["bsae/d2"])
+
+
+def test_a_name_used_twice_at_depth_asks_for_a_path():
+    keras.utils.set_random_seed(0)
+    a = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, name="fc")], name="a")
+    b = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, name="fc")], name="b")
+    inputs = keras.Input((2,))
+    m = keras.Model(inputs, b(a(inputs)), name="twice")
+    with pytest.raises(ValueError, match=r"occurs 2 times .* Received: 'fc'\. Select one by its "
+                                         r"path: 'a/fc', 'b/fc'\."):
+        trainable_variables(m, ["fc"])
+    assert trainable_variables(m, ["b/fc"]) == b.get_layer("fc").trainable_variables
+
+
+# --- clear errors, before anything changes ---------------------------------------------
+
+
+def test_unbuilt_models_are_named_as_such():
+    class Sub(keras.Model):
+        def __init__(self):
+            super().__init__(name="sub")
+            self.head = keras.layers.Dense(3, name="head")
+
+        def call(self, x):
+            return self.head(x)
+
+    no_input = keras.Sequential([keras.layers.Dense(3, name="head")], name="no_input")
+    for m in (Sub(), no_input):
+        with pytest.raises(ValueError, match=r"is not built yet.*Received: unbuilt .*Build it "
+                                             r"first: call it once on a batch \(model\(x\[:1\]\)\)"
+                                             r", or start a Sequential model with keras\.Input"):
+            fine_tune_step(m, ["head"], LOSS, *data(), keras.optimizers.SGD(0.1))
+    built = Sub()
+    built(np.zeros((1, 4), "float32"))  # the fix
+    fine_tune_step(built, ["head"], LOSS, *data(), keras.optimizers.SGD(0.1))
+
+
+@pytest.mark.parametrize("value", [1.21, np.float32(1.21)], ids=["python-float", "numpy-scalar"])
+def test_a_loss_that_is_not_a_tensor_says_what_was_received(value):
+    m = small_model()
+    before = snapshot(m.variables)
+    with pytest.raises(TypeError, match=rf"must return a scalar tensor .* Received: "
+                                        rf"{type(value).__name__} .*carries no gradient"):
+        fine_tune_step(m, ["head"], lambda y, p: value, *data(), keras.optimizers.SGD(0.1))
+    assert all(v.tobytes() == before[p].tobytes() for p, v in snapshot(m.variables).items())
+
+
+def test_errors_leave_flags_and_batchnorm_statistics_as_they_were():
+    m = nested()
+    base = m.get_layer("base")
+    base.get_layer("d1").trainable = False  # a user's own flag must survive
+    flags = [layer.trainable for layer in (m, base, *base.layers, m.get_layer("head"))]
+    before = snapshot(m.variables)
+    x, y = data()
+
+    def per_example(y_true, y_pred):
+        return keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
+
+    with pytest.raises(ValueError, match="scalar loss"):
+        fine_tune_step(m, ["outer/base", "head"], per_example, x, y, keras.optimizers.SGD(0.1))
+    assert flags == [layer.trainable for layer in (m, base, *base.layers, m.get_layer("head"))]
+    assert all(v.tobytes() == before[p].tobytes() for p, v in snapshot(m.variables).items())
+
+
+def test_selected_batchnorm_statistics_are_restored_after_an_error():
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization(name="bn"),
+                          keras.layers.Dense(3, name="head")], name="bnm")
+    before = snapshot(m.variables)
+    with pytest.raises(TypeError, match="scalar tensor"):
+        fine_tune_step(m, ["bn", "head"], lambda y, p: 0.5, *data(), keras.optimizers.SGD(0.1))
+    assert all(v.tobytes() == before[p].tobytes() for p, v in snapshot(m.variables).items())
+    fine_tune_step(m, ["bn", "head"], LOSS, *data(), keras.optimizers.SGD(0.1))
+    assert snapshot(m.variables)["bnm/bn/moving_mean"].tobytes() != before[
+        "bnm/bn/moving_mean"].tobytes()  # a good step does train it
+
+
+def test_selection_warning_points_at_the_callers_line():
+    x, y = data()
+    with pytest.warns(SelectionWarning) as record:
+        fine_tune_step(small_model(), ["drop", "head"], LOSS, x, y, keras.optimizers.SGD(0.1))
+    assert record[0].filename == __file__
+    with pytest.warns(SelectionWarning) as record:
+        trainable_variables(small_model(), ["drop", "head"])
+    assert record[0].filename == __file__
+
+
+def test_optimizer_from_another_model_says_another_model():
+    x, y = data()
+    opt = keras.optimizers.SGD(0.1)
+    fine_tune_step(small_model(), ["head"], LOSS, x, y, opt)
+    other = small_model()
+    before = snapshot(other.weights)
+    with pytest.raises(ValueError, match=r"already used to train another model.*none of them in "
+                                         r"model 'small'\. Create a new optimizer for this model"):
+        fine_tune_step(other, ["head"], LOSS, x, y, opt)
+    assert all(v.tobytes() == before[p].tobytes() for p, v in snapshot(other.weights).items())

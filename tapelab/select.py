@@ -1,0 +1,257 @@
+"""Resolving a layer selection, anywhere in a (nested) Keras model, to layers and variables.
+
+A selection names layers by slice or index (of the top-level ``model.layers``),
+by name or path of names (``"base/Conv_1"``, any depth), or by Layer object
+(any depth). Every helper that trains "some layers" resolves it here.
+"""
+
+import difflib
+import numbers
+import warnings
+
+
+class SelectionWarning(UserWarning):
+    """A layer selection contains layers that hold no trainable variable."""
+
+
+def _layer_label(layer):
+    return f"'{layer.name}' ({type(layer).__name__})"
+
+
+def children(layer):
+    """The direct sub-layers of ``layer``, in their own order.
+
+    A model's children are its ``.layers``; any other layer's are the layers it
+    tracks as attributes (a custom layer holding Dense layers, say).
+    """
+    layers = getattr(layer, "layers", None)
+    if isinstance(layers, list):
+        return layers
+    return list(layer._flatten_layers(include_self=False, recursive=False))
+
+
+def walk(model):
+    """Every layer under ``model`` once, parents before children, in model order.
+
+    Returns:
+      ``(layers, paths)``: the list of layers, and ``{id(layer): "a/b/c"}``, the
+      path of names from ``model`` down to each layer.
+    """
+    layers, paths = [], {}
+
+    def visit(parent, prefix):
+        for child in children(parent):
+            if id(child) in paths:  # a layer used in two places is listed once
+                continue
+            paths[id(child)] = prefix + child.name
+            layers.append(child)
+            visit(child, prefix + child.name + "/")
+
+    visit(model, "")
+    return layers, paths
+
+
+def _names_hint(names):
+    return (f"{', '.join(map(repr, names[:10]))}"
+            + (f" ... ({len(names)} in all)." if len(names) > 10 else "."))
+
+
+def _by_name(model, item, layers, paths):
+    """A name or a path of names ('base/Conv_1') to the one layer it means."""
+    parts = item.split("/")
+    if len(parts) > 1 and parts[0] == model.name and parts[0] not in (
+            child.name for child in children(model)):
+        parts = parts[1:]  # 'model/layer', as in Sequential's layer.path
+    if len(parts) == 1:  # a bare name: top level first, then a unique match at any depth
+        top = [c for c in children(model) if c.name == parts[0]]
+        if top:
+            return top[0]
+        deep = [layer for layer in layers if layer.name == parts[0]]
+        if len(deep) == 1:
+            return deep[0]
+        if len(deep) > 1:
+            raise ValueError(
+                f"`layers` names a layer that occurs {len(deep)} times in model "
+                f"'{model.name}'. Received: {item!r}. Select one by its path: "
+                f"{', '.join(repr(paths[id(layer)]) for layer in deep)}."
+            )
+        names = [layer.name for layer in children(model)]
+        close = difflib.get_close_matches(item, [layer.name for layer in layers], n=3)
+        hint = (f"Did you mean {', '.join(map(repr, close))}?" if close
+                else f"Layer names in this model: {_names_hint(names)}")
+        raise ValueError(
+            f"`layers` names a layer that is not in model '{model.name}'. "
+            f"Received: {item!r}. {hint}"
+        )
+    here, where = model, f"model '{model.name}'"
+    for depth, part in enumerate(parts):
+        level = children(here)
+        found = [c for c in level if c.name == part]
+        if not found:
+            names = [c.name for c in level]
+            close = difflib.get_close_matches(part, names, n=3)
+            hint = (f"Did you mean {', '.join(map(repr, close))}?" if close
+                    else f"Layer names there: {_names_hint(names)}" if names
+                    else "It has no sub-layers.")
+            raise ValueError(
+                f"`layers` path {item!r} has no layer {part!r} inside {where}. "
+                f"Received: {item!r}. {hint}"
+            )
+        here = found[0]
+        where = f"'{'/'.join(parts[:depth + 1])}'"
+    return here
+
+
+def _resolve_one(model, item, layers, paths):
+    """Map one selection item (name/path, top-level index or Layer) to a layer."""
+    top = children(model)
+    if isinstance(item, str):
+        return _by_name(model, item, layers, paths)
+    if isinstance(item, numbers.Integral) and not isinstance(item, bool):
+        if not -len(top) <= item < len(top):
+            raise ValueError(
+                f"`layers` index must be in [-{len(top)}, {len(top) - 1}] for "
+                f"model '{model.name}', which has {len(top)} layers. Received: {item}."
+            )
+        return top[item]
+    if hasattr(item, "trainable_variables") and hasattr(item, "name"):
+        if id(item) in paths:
+            return item
+        raise ValueError(
+            f"`layers` holds a layer that is not part of model '{model.name}' (at any "
+            f"depth). Received: {_layer_label(item)}. Select a layer of this model: "
+            "by object, by name, or by a path of names such as 'base/Conv_1'."
+        )
+    raise TypeError(
+        "`layers` items must be layer names or paths (str), indices (int) or Layer "
+        f"objects. Received: {item!r} of type {type(item).__name__}."
+    )
+
+
+def select_layers(model, layers):
+    """Resolve a layer selection to layers of ``model``, in model order.
+
+    Args:
+      model: a Keras model (anything with a ``.layers`` list).
+      layers: a slice or index of ``model.layers``; a layer name, found at the top
+        level or, if unique, at any depth; a path of names into nested models
+        (``"base/Conv_1"``); a Layer object at any depth; or a sequence mixing
+        them. A nested model selected as a whole covers all its layers.
+
+    Returns:
+      A list of Layer objects without duplicates (a layer inside another
+      selected one is covered by it), parents before children, in model order.
+
+    >>> import keras
+    >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, name="a"),
+    ...                       keras.layers.Dense(1, name="b")], name="m")
+    >>> [layer.name for layer in select_layers(m, ["b", 0])]
+    ['a', 'b']
+    """
+    if not isinstance(getattr(model, "layers", None), list):
+        raise TypeError(
+            f"`model` must be a Keras model with a `.layers` list. Received: "
+            f"{type(model).__name__}."
+        )
+    tree, paths = walk(model)
+    if isinstance(layers, slice):
+        chosen = children(model)[layers]
+    else:
+        items = [layers] if isinstance(layers, (str, numbers.Integral)) or hasattr(
+            layers, "trainable_variables") else layers
+        try:
+            items = list(items)
+        except TypeError:
+            raise TypeError(
+                "`layers` must be a slice, or a sequence of layer names, paths, "
+                f"indices and Layer objects. Received: {layers!r}."
+            ) from None
+        chosen = [_resolve_one(model, item, tree, paths) for item in items]
+    if not chosen:
+        raise ValueError(
+            f"`layers` selects no layer of model '{model.name}' "
+            f"({len(children(model))} layers). Received: {layers!r}. Select at least "
+            "one layer."
+        )
+    chosen_paths = {paths[id(layer)] for layer in chosen}
+    return [layer for layer in tree if paths[id(layer)] in chosen_paths
+            and not any(paths[id(layer)].startswith(p + "/") for p in chosen_paths)]
+
+
+def _why_not_trainable(layer):
+    """Why ``layer`` contributes no trainable variable, in words."""
+    if not layer.weights:
+        return f"{_layer_label(layer)} has no weights"
+    if not layer.trainable:
+        return f"{_layer_label(layer)} has trainable=False"
+    return f"{_layer_label(layer)} holds only non-trainable weights"
+
+
+def check_built(model, selected):
+    """Refuse an unbuilt model: its layers have no weights yet, so nothing can be selected."""
+    unbuilt = [layer for layer in [model, *selected] if not getattr(layer, "built", True)]
+    if unbuilt:
+        raise ValueError(
+            f"`model` '{model.name}' is not built yet, so its layers have no weights "
+            f"to select. Received: unbuilt {', '.join(map(_layer_label, unbuilt))}. "
+            "Build it first: call it once on a batch (model(x[:1])), or start a "
+            "Sequential model with keras.Input(shape)."
+        )
+
+
+def resolve(model, layers, stacklevel=3):
+    """``(selected layers, their trainable variables)``; what the public helpers share.
+
+    ``stacklevel`` makes a :class:`SelectionWarning` point at the user's line:
+    3 when the caller of ``resolve`` is the function the user called.
+    """
+    selected = select_layers(model, layers)
+    check_built(model, selected)
+    variables, seen, idle = [], set(), []
+    for layer in selected:
+        layer_vars = layer.trainable_variables
+        if not layer_vars:
+            idle.append(layer)
+        for v in layer_vars:
+            if id(v) not in seen:  # a weight shared by two layers counts once
+                seen.add(id(v))
+                variables.append(v)
+    if not variables:
+        raise ValueError(
+            "`layers` selects no trainable variable, so there is nothing to train: "
+            + "; ".join(_why_not_trainable(layer) for layer in selected)
+            + ". Select layers with weights (e.g. Dense, Conv2D) and set "
+            "layer.trainable = True on those you want to train."
+        )
+    if idle:
+        warnings.warn(
+            f"{len(idle)} of the {len(selected)} selected layers hold no trainable "
+            "variable and are skipped: "
+            + "; ".join(_why_not_trainable(layer) for layer in idle) + ".",
+            SelectionWarning,
+            stacklevel=stacklevel,
+        )
+    return selected, variables
+
+
+def trainable_variables(model, layers):
+    """The trainable variables of the selected layers: flat, in model order.
+
+    Selected layers that hold no trainable variable (no weights, or
+    ``trainable=False``) are reported with a :class:`SelectionWarning`; a
+    selection where no layer holds one raises ValueError saying why for each.
+
+    Args:
+      model: a built Keras model.
+      layers: the selection, as for :func:`select_layers`.
+
+    Returns:
+      A list of variables, without duplicates, in model order.
+
+    >>> import keras
+    >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, name="a"),
+    ...                       keras.layers.Dense(1, name="b")], name="m")
+    >>> [v.path for v in trainable_variables(m, slice(-1, None))]
+    ['m/b/kernel', 'm/b/bias']
+    """
+    return resolve(model, layers, stacklevel=3)[1]
