@@ -11,8 +11,8 @@ __version__ = "0.1.0"
 
 # public name -> the module that defines it
 _EXPORTS = {
-    "value_and_gradient": "tapelab.grad",
-    "gradients": "tapelab.grad",
+    "value_and_gradient": "tapelab.value_grad",
+    "gradients": "tapelab.value_grad",
     "tape": "tapelab.watching",
     "select_layers": "tapelab.select",
     "trainable_variables": "tapelab.select",
@@ -20,6 +20,13 @@ _EXPORTS = {
     "SelectionWarning": "tapelab.select",
     "explain_none": "tapelab.diagnose",
     "check_gradient": "tapelab.check",
+    "grad": "tapelab.transforms",
+    "jvp": "tapelab.transforms",
+    "vjp": "tapelab.transforms",
+    "jacobian": "tapelab.transforms",
+    "hessian": "tapelab.transforms",
+    "hvp": "tapelab.transforms",
+    "per_example_gradients": "tapelab.per_example",
 }
 
 __all__ = [
@@ -27,11 +34,18 @@ __all__ = [
     "check_gradient",
     "explain_none",
     "fine_tune_step",
+    "grad",
     "gradients",
+    "hessian",
+    "hvp",
+    "jacobian",
+    "jvp",
+    "per_example_gradients",
     "select_layers",
     "tape",
     "trainable_variables",
     "value_and_gradient",
+    "vjp",
 ]
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from tapelab._sources import as_sources
-from tapelab.grad import value_and_gradient
+from tapelab.value_grad import value_and_gradient
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,73 @@
+"""per_example_gradients against a Python loop of single-example tapes."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tapelab import per_example_gradients, trainable_variables
+from tapelab.per_example import _COMPILED
+
+LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def mlp():
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input((10,)), keras.layers.Dense(32, activation="relu", name="h"),
+                             keras.layers.BatchNormalization(name="bn"),
+                             keras.layers.Dense(4, name="out")], name="mlp")
+
+
+def batch(n=64):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, 10)).astype("float32"), np.arange(n) % 4
+
+
+def loop(model, variables, x, y):
+    """The reference: one tape per example, the loss of that example alone."""
+    rows = []
+    for i in range(len(x)):
+        with tf.GradientTape() as t:
+            loss = LOSS(y[i:i + 1], model(x[i:i + 1], training=False))
+        rows.append(t.gradient(loss, variables))
+    return [tf.stack(column) for column in zip(*rows)]
+
+
+@pytest.mark.parametrize("layers", [slice(None), ["out"], ["h", "out"]], ids=str)
+def test_equals_a_loop_of_single_example_tapes(layers):
+    model, (x, y) = mlp(), batch()
+    variables = trainable_variables(model, layers)
+    got = per_example_gradients(model, layers, LOSS, x, y)
+    want = loop(model, variables, x, y)
+    assert [g.shape for g in got] == [(64, *v.shape) for v in variables]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_the_mean_of_per_example_gradients_is_the_batch_gradient():
+    model, (x, y) = mlp(), batch()
+    variables = trainable_variables(model, ["out"])
+    with tf.GradientTape() as t:
+        loss = LOSS(y, model(x, training=False))
+    for g, w in zip(per_example_gradients(model, ["out"], LOSS, x, y),
+                    t.gradient(loss, variables)):
+        np.testing.assert_allclose(tf.reduce_mean(g, 0).numpy(), w.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_mismatched_batch_is_refused():
+    model, (x, y) = mlp(), batch()
+    with pytest.raises(ValueError, match=r"one target per example\. Received: x of shape "
+                                         r"\(64, 10\) and y of shape \(10,\)"):
+        per_example_gradients(model, ["out"], LOSS, x, y[:10])
+
+
+def test_inside_tf_function_and_without_retracing():
+    model, (x, y) = mlp(), batch()
+    eager = per_example_gradients(model, ["out"], LOSS, x, y)
+    graph = tf.function(lambda x, y: per_example_gradients(model, ["out"], LOSS, x, y))(x, y)
+    for a, b in zip(eager, graph):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
+    for i in range(8):
+        per_example_gradients(model, ["out"], LOSS, x + i, y)
+    (compiled,) = [f for _, f in _COMPILED[model].values()]
+    assert compiled.experimental_get_tracing_count() == 1

@@ -1,0 +1,251 @@
+"""grad, jvp, vjp, jacobian, hessian, hvp: against raw tapes and analytic derivatives."""
+
+import logging
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tapelab
+from tapelab.transforms import hvp_forward_over_reverse
+from tests.test_check_properties import expressions
+
+X3 = tf.constant([0.5, -1.0, 2.0])
+
+
+def cubic(x):  # sum(x**3) + x0 x1: H = diag(6x) + the x0-x1 coupling
+    return tf.reduce_sum(x**3) + x[0] * x[1]
+
+
+def cubic_hessian(x):
+    h = np.diag(6 * x.numpy())
+    h[0, 1] = h[1, 0] = 1.0
+    return h
+
+
+# --- grad -------------------------------------------------------------------------------------
+
+
+def test_grad_matches_a_raw_tape_and_the_analytic_derivative():
+    with tf.GradientTape() as t:
+        t.watch(X3)
+        y = cubic(X3)
+    raw = t.gradient(y, X3)
+    got = tapelab.grad(cubic)(X3)
+    np.testing.assert_array_equal(got.numpy(), raw.numpy())
+    np.testing.assert_allclose(got.numpy(), 3 * X3.numpy() ** 2 + [-1.0, 0.5, 0.0])
+
+
+def test_grad_composes_and_takes_numbers():
+    assert float(tapelab.grad(lambda x: x**3)(2.0)) == 12.0  # 3x^2
+    d2 = tapelab.grad(tapelab.grad(lambda x: x**3))(2.0)  # 6x
+    assert d2.dtype == tf.float32 and float(d2) == 12.0
+    d3 = tapelab.grad(tapelab.grad(tapelab.grad(lambda x: x**3)))(2.0)
+    assert float(d3) == 6.0
+
+
+def test_grad_argnums_and_unconnected_zeros():
+    f = lambda a, b, c: a * b  # noqa: E731
+    da, db = tapelab.grad(f, argnums=(0, 1))(2.0, 3.0, 4.0)
+    assert (float(da), float(db)) == (3.0, 2.0)
+    assert float(tapelab.grad(f, argnums=2)(2.0, 3.0, 4.0)) == 0.0  # as in JAX, not None
+    assert float(tapelab.grad(f, argnums=-2)(2.0, 3.0, 4.0)) == 2.0
+    (only,) = tapelab.grad(f, argnums=(1,))(2.0, 3.0, 4.0)
+    assert float(only) == 2.0
+
+
+def test_grad_errors():
+    with pytest.raises(ValueError, match=r"must index the 1 argument\(s\).*argnums=3"):
+        tapelab.grad(lambda x: x, argnums=3)(1.0)
+    with pytest.raises(TypeError, match=r"int or a non-empty tuple of ints\. Received: "
+                                        r"argnums=\[0\]"):
+        tapelab.grad(lambda x: x, argnums=[0])(1.0)
+    with pytest.raises(ValueError, match=r"must return a scalar for grad\. Received: \(3,\)"):
+        tapelab.grad(lambda x: x * 2)(X3)
+    with pytest.raises(TypeError, match="floating dtype"):
+        tapelab.grad(lambda x: x * 2)(tf.constant(3))
+
+
+# --- jvp and vjp ----------------------------------------------------------------------------
+
+
+def test_jvp_of_sin_x_times_x():
+    t = tf.constant([1.0, 2.0, -1.0])
+    y, dy = tapelab.jvp(lambda x: tf.sin(x) * x, (X3,), (t,))
+    x = X3.numpy()
+    np.testing.assert_allclose(y.numpy(), np.sin(x) * x, rtol=1e-6)
+    np.testing.assert_allclose(dy.numpy(), (np.sin(x) + x * np.cos(x)) * t.numpy(), rtol=1e-6)
+    with tf.autodiff.ForwardAccumulator(X3, t) as acc:  # the raw version
+        raw = tf.sin(X3) * X3
+    np.testing.assert_array_equal(dy.numpy(), acc.jvp(raw).numpy())
+
+
+def test_jvp_several_primals_and_structured_output():
+    out, tangent = tapelab.jvp(lambda a, b: {"p": a * b, "s": a + b}, (2.0, 3.0), (1.0, 0.0))
+    assert (float(out["p"]), float(tangent["p"]), float(tangent["s"])) == (6.0, 3.0, 1.0)
+
+
+def test_jvp_errors():
+    with pytest.raises(TypeError, match=r"must be tuples.*Received: EagerTensor and EagerTensor"):
+        tapelab.jvp(tf.sin, X3, X3)
+    with pytest.raises(ValueError, match=r"one direction per primal\. Received: 1 primal\(s\) "
+                                         r"and 2 tangent\(s\)"):
+        tapelab.jvp(tf.sin, (X3,), (X3, X3))
+    with pytest.raises(ValueError, match=r"Received: tangent 0 of shape \(2,\) for a primal of "
+                                         r"shape \(3,\)"):
+        tapelab.jvp(tf.sin, (X3,), (tf.ones(2),))
+
+
+def test_vjp_matches_output_gradients_of_a_raw_tape():
+    w = tf.constant([[1.0, 2.0, 3.0], [0.0, -1.0, 1.0]])
+    y, vjp_fn = tapelab.vjp(lambda w, x: tf.linalg.matvec(w, tf.tanh(x)), w, X3)
+    c = tf.constant([1.0, -2.0])
+    dw, dx = vjp_fn(c)
+    with tf.GradientTape() as t:
+        t.watch([w, X3])
+        raw = tf.linalg.matvec(w, tf.tanh(X3))
+    rw, rx = t.gradient(raw, [w, X3], output_gradients=c)
+    np.testing.assert_array_equal(dw.numpy(), rw.numpy())
+    np.testing.assert_array_equal(dx.numpy(), rx.numpy())
+    again = vjp_fn(tf.constant([0.0, 1.0]))  # callable more than once
+    np.testing.assert_allclose(again[1].numpy(), (1 - np.tanh(X3.numpy()) ** 2) * [0.0, -1.0, 1.0],
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match=r"Received: cotangent 0 of shape \(3,\) for a primal "
+                                         r"of shape \(2,\)"):
+        vjp_fn(tf.ones(3))
+
+
+# --- jacobian, hessian, hvp --------------------------------------------------------------------
+
+
+def test_jacobian_forward_equals_reverse_equals_raw_tape():
+    m = tf.reshape(tf.range(6, dtype=tf.float32) / 3, (2, 3))
+
+    def f(a, b):
+        return tf.sin(a)[:, None] * tf.reduce_sum(b * b) + tf.reduce_sum(b, axis=0)
+
+    reverse = tapelab.jacobian(f, X3, m)
+    forward = tapelab.jacobian(f, X3, m, mode="forward")
+    with tf.GradientTape(persistent=True) as t:
+        t.watch([X3, m])
+        out = f(X3, m)
+    raw = [t.jacobian(out, s) for s in (X3, m)]
+    assert [j.shape for j in reverse] == [(3, 3, 3), (3, 3, 2, 3)]
+    for r, fw, rw in zip(reverse, forward, raw):
+        np.testing.assert_allclose(r.numpy(), rw.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(fw.numpy(), rw.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_jacobian_of_x_squared_and_bad_mode():
+    np.testing.assert_array_equal(tapelab.jacobian(lambda x: x**2, X3, mode="forward").numpy(),
+                                  np.diag(2 * X3.numpy()))
+    with pytest.raises(ValueError, match=r"'reverse' or 'forward'\. Received: mode='fwd'"):
+        tapelab.jacobian(tf.sin, X3, mode="fwd")
+
+
+def test_hessian_analytic_and_against_nested_tapes():
+    h = tapelab.hessian(cubic, X3)
+    np.testing.assert_allclose(h.numpy(), cubic_hessian(X3), rtol=1e-6)
+    with tf.GradientTape() as outer:
+        outer.watch(X3)
+        with tf.GradientTape() as inner:
+            inner.watch(X3)
+            y = cubic(X3)
+        g = inner.gradient(y, X3)
+    np.testing.assert_array_equal(h.numpy(), outer.jacobian(g, X3).numpy())
+    m = tf.ones((2, 2))
+    assert tapelab.hessian(lambda m: tf.reduce_sum(m**3), m).shape == (2, 2, 2, 2)
+
+
+def test_hvp_both_nestings_equal_hessian_times_v():
+    v = tf.constant([1.0, 2.0, -1.0])
+    expected = cubic_hessian(X3) @ v.numpy()
+    np.testing.assert_allclose(tapelab.hvp(cubic, X3, v).numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(hvp_forward_over_reverse(cubic, X3, v).numpy(), expected,
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match=r"`v` must have the shape of `x`\. Received: v of "
+                                         r"shape \(2,\) and x of shape \(3,\)"):
+        tapelab.hvp(cubic, X3, tf.ones(2))
+
+
+f64 = st.lists(st.floats(-1, 1), min_size=2, max_size=4)
+
+
+@settings(max_examples=25, deadline=None)
+@given(expressions, expressions, f64, st.randoms(use_true_random=False))
+def test_hvp_is_hessian_times_v_on_random_compositions(e1, e2, point, rnd):
+    (f1, _, s1), (f2, _, s2) = e1, e2
+
+    def f(x):  # couples neighbours, so the Hessian is not diagonal
+        return tf.reduce_sum(f1(x) * f2(tf.roll(x, 1, 0)))
+
+    x = tf.constant(point, tf.float64)
+    v = tf.constant([rnd.uniform(-1, 1) for _ in point], tf.float64)
+    h = tapelab.hessian(f, x)
+    assume_finite = np.all(np.isfinite(h.numpy()))
+    if assume_finite:
+        np.testing.assert_allclose(tapelab.hvp(f, x, v).numpy(), h.numpy() @ v.numpy(),
+                                   rtol=1e-9, atol=1e-9, err_msg=f"{s1} * {s2}(roll x)")
+
+
+# --- graph mode and retracing -------------------------------------------------------------
+
+
+def test_every_transform_inside_tf_function_equals_eager():
+    v = tf.constant([1.0, 2.0, -1.0])
+
+    def all_of_them(x, v):
+        return (tapelab.grad(cubic)(x), tapelab.jvp(tf.sin, (x,), (v,))[1],
+                tapelab.vjp(tf.sin, x)[1](v)[0], tapelab.jacobian(tf.sin, x),
+                tapelab.jacobian(tf.sin, x, mode="forward"), tapelab.hessian(cubic, x),
+                tapelab.hvp(cubic, x, v))
+
+    for graph, eager in zip(tf.function(all_of_them)(X3, v), all_of_them(X3, v)):
+        np.testing.assert_allclose(graph.numpy(), eager.numpy(), rtol=1e-6)
+
+
+@pytest.fixture
+def retracing_log():
+    records = []
+
+    class Catch(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    handler = Catch()
+    logger = tf.get_logger()
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_repeated_calls_do_not_retrace(retracing_log):
+    for i in range(8):
+        x = X3 + i
+        tapelab.jacobian(tf.sin, x)
+        tapelab.jacobian(tf.sin, x, mode="forward")
+        tapelab.hessian(cubic, x)
+        tapelab.hvp(cubic, x, x)
+        tapelab.grad(cubic)(x)
+        tapelab.jvp(tf.sin, (x,), (x,))
+        tapelab.vjp(tf.sin, x)[1](x)
+    assert not [m for m in retracing_log if "retracing" in m], retracing_log
+    from tapelab.transforms import _COMPILED
+    counts = {key: f.experimental_get_tracing_count() for key, f in _COMPILED[cubic].items()}
+    assert counts == {("hessian",): 1, ("hvp",): 1}
+
+
+def test_tapelab_grad_is_the_transform_even_after_every_module_is_imported():
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(tapelab.__path__):
+        if module.name.startswith("__"):
+            continue
+        importlib.import_module(f"tapelab.{module.name}")
+    for name in tapelab.__all__:
+        assert callable(getattr(tapelab, name)), name
