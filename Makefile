@@ -43,6 +43,7 @@ notebooks: install
 
 bench: install
 	$(PY) benchmarks/bench_core.py
+	$(PY) benchmarks/bench_transforms.py
 
 lint: install
 	$(VENV)/bin/ruff check tapelab tests benchmarks
