@@ -1,5 +1,6 @@
 """`per_example_gradients`: one gradient per example, vectorised (JAX's ``vmap(grad)``)."""
 
+import functools
 import weakref
 
 import tensorflow as tf
@@ -12,19 +13,24 @@ from tapelab.watching import tape
 _COMPILED = weakref.WeakKeyDictionary()
 
 
+def _per_example(model, selected, variables, loss_fn, training, x, y):
+    def one(example):  # example i's loss alone, as a batch of one
+        xi, yi = example
+        with tape(watch=variables, only_watched=True) as t:
+            loss = loss_fn(yi[None], model(xi[None], training=training))
+        return t.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+    with frozen_except(model, selected, variables):  # fine_tune_step's semantics
+        return tf.vectorized_map(one, (x, y))
+
+
 def _compile(model, selected, variables, loss_fn, training):
-    """The vectorised computation, as one tf.function per model, selection and loss."""
-    def per_example(x, y):
-        def one(example):  # example i's loss alone, as a batch of one
-            xi, yi = example
-            with tape(watch=variables, only_watched=True) as t:
-                loss = loss_fn(yi[None], model(xi[None], training=training))
-            return t.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    """The vectorised computation, as one tf.function per model, selection and loss.
 
-        with frozen_except(model, selected, variables):  # fine_tune_step's semantics
-            return tf.vectorized_map(one, (x, y))
-
-    return tf.function(per_example, reduce_retracing=True)
+    A partial, not a closure: TF counts traces per code object, so closures for
+    several models would read as one function "retracing"."""
+    return tf.function(functools.partial(_per_example, model, selected, variables, loss_fn,
+                                         training), reduce_retracing=True)
 
 
 def per_example_gradients(model, layers, loss_fn, x, y, training=False):

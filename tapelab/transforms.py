@@ -185,8 +185,14 @@ def _compiled(fn, key, impl):
     except TypeError:  # fn cannot be weakly referenced: compile it, uncached
         per_fn, ref = {}, (lambda: fn)
     if key not in per_fn:  # the cache holds fn weakly: it goes when fn goes
-        per_fn[key] = tf.function(lambda *args: impl(ref(), *args), reduce_retracing=True)
+        # a partial, not a lambda: TF counts traces per code object, and all our
+        # lambdas would share one, so distinct fns would read as "retracing"
+        per_fn[key] = tf.function(functools.partial(_call, impl, ref), reduce_retracing=True)
     return per_fn[key]
+
+
+def _call(impl, ref, *args):
+    return impl(ref(), *args)
 
 
 def _reverse_jacobian(fn, *sources):

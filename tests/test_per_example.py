@@ -71,3 +71,11 @@ def test_inside_tf_function_and_without_retracing():
         per_example_gradients(model, ["out"], LOSS, x + i, y)
     (compiled,) = [f for _, f in _COMPILED[model].values()]
     assert compiled.experimental_get_tracing_count() == 1
+
+
+def test_many_models_do_not_read_as_retracing(caplog):
+    x, y = batch(8)
+    with caplog.at_level("WARNING"):
+        for _ in range(7):
+            per_example_gradients(mlp(), ["out"], LOSS, x, y)
+    assert "retracing" not in caplog.text

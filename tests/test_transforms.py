@@ -251,3 +251,10 @@ def test_tapelab_grad_is_the_transform_even_after_every_module_is_imported():
         importlib.import_module(f"tapelab.{module.name}")
     for name in tapelab.__all__:
         assert callable(getattr(tapelab, name)), name
+
+
+def test_many_distinct_functions_do_not_read_as_retracing(retracing_log):
+    for i in range(8):
+        tapelab.jacobian(lambda x, i=i: tf.sin(x) * i, X3)
+        tapelab.hessian(lambda x, i=i: tf.reduce_sum(x**3) * i, X3)
+    assert not [m for m in retracing_log if "retracing" in m], retracing_log
