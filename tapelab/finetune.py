@@ -128,10 +128,9 @@ def total_loss(model, loss):
 def _writable_state(model, selected):
     """What a forward pass may write: the selected layers' non-trainable weights
     (BatchNormalization statistics) and every random-seed counter."""
-    state = [v for layer in selected for v in layer.non_trainable_variables]
     weights = {id(w) for w in model.weights}
-    state += [v for v in model.variables if id(v) not in weights]  # seed generators
-    return state
+    seeds = [v for v in model.variables if id(v) not in weights]  # seed generators
+    return [w for layer in selected for w in layer.non_trainable_weights] + seeds
 
 
 def fine_tune_step(model, layers, loss_fn, x, y, optimizer, training=True):
