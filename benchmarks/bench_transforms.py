@@ -7,13 +7,10 @@ single-example tapes (MLP 10-32-4, batch 64), both after the first (tracing) cal
 The two hvp nestings are timed raw, eagerly and inside tf.function, to choose hvp's.
 """
 
-import argparse
-import warnings
-
 import keras
 import numpy as np
 import tensorflow as tf
-from bench_core import interleaved, row
+from bench_core import interleaved, row, start
 
 import tapelab
 from tapelab.transforms import hvp_forward_over_reverse
@@ -83,7 +80,8 @@ def per_example_row(repeats):
     def helper():
         return tapelab.per_example_gradients(model, slice(None), loss_fn, x, y)
 
-    times = interleaved({"helper": helper, "loop": loop}, max(3, repeats // 3), 1)
+    times = interleaved({"helper": helper, "loop": loop}, max(3, repeats // 3),
+                        {"helper": 20, "loop": 1})
     ratio = row("per_example_gradients vs eager loop of 64 tapes", times["helper"],
                 times["loop"], goal=1 / 100)
     print(f"{'':<58} per_example_gradients is {1 / ratio:.0f}x faster (goal: 100x)")
@@ -91,15 +89,9 @@ def per_example_row(repeats):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=15)
-    args = parser.parse_args()
-    warnings.simplefilter("ignore", tapelab.SelectionWarning)
-    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-          f"median of {args.repeats} interleaved runs")
-    print(f"{'':<58} {'helper':>12} {'reference':>12} {'ratio':>7}")
-    r1 = hvp_rows(args.repeats)
-    r2 = per_example_row(args.repeats)
+    repeats = start(__doc__)
+    r1 = hvp_rows(repeats)
+    r2 = per_example_row(repeats)
     print("all goals met" if r1 <= 1 / 20 and r2 <= 1 / 100 else "GOAL MISSED")
 
 
