@@ -44,9 +44,10 @@ notebooks: install
 bench: install
 	$(PY) benchmarks/bench_core.py
 	$(PY) benchmarks/bench_transforms.py
+	$(PY) benchmarks/bench_fine_tune.py
 
 lint: install
-	$(VENV)/bin/ruff check tapelab tests benchmarks
+	$(VENV)/bin/ruff check tapelab tests benchmarks examples
 
 clean:
 	rm -rf build .pytest_cache

@@ -108,8 +108,10 @@ def _check_loss(loss):
     if loss.shape.rank != 0:
         raise ValueError(
             "`loss_fn` must return a scalar loss. Received: a loss of shape "
-            f"{tuple(loss.shape)}. Reduce it, e.g. tf.reduce_mean(...), or use a "
-            "keras.losses.Loss object, which averages over the batch."
+            f"{tuple(loss.shape) if loss.shape.rank is not None else 'unknown'}. Reduce "
+            "it, e.g. tf.reduce_mean(...), or use a keras.losses.Loss object, which "
+            "averages over the batch. A scalar of unknown shape (from tf.py_function, "
+            "say) needs tf.reshape(loss, [])."
         )
     if not loss.dtype.is_floating:
         raise TypeError(
@@ -179,22 +181,52 @@ def fine_tune_step(model, layers, loss_fn, x, y, optimizer, training=True):
     saved = [np.array(v.numpy(), copy=True) for v in state]
     try:
         with frozen_except(model, selected, variables):
-            with tape(watch=variables, only_watched=True) as t:
-                loss = loss_fn(y, model(x, training=training))
-                _check_loss(loss)
-                loss = total_loss(model, loss)
-                scaled = optimizer.scale_loss(loss)
-            grads = t.gradient(scaled, variables)
-        missing = [v.path for v, g in zip(variables, grads) if g is None]
-        if missing:
-            raise ValueError(
-                "The loss does not depend on these selected variables, so they got no "
-                f"gradient: {', '.join(missing)}. Nothing was updated. Check that the "
-                "selected layers are used in model(x), or leave them out of `layers`."
-            )
+            return train_step(model, model, variables, loss_fn, x, y, optimizer, training)
     except BaseException:
         for v, value in zip(state, saved):  # undo what the forward pass wrote
             v.assign(value)
         raise
+
+
+def _replica_share(loss, x):
+    """This replica's share of the global batch's loss: ``loss * n_replica / n_global``.
+
+    Summed over the replicas (``apply_gradients`` all-reduces the gradients with
+    SUM), the shares give the gradient of the mean over the global batch, even
+    when the replicas got unequal parts. With one replica it is ``loss``.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return loss
+    n = tf.cast(tf.shape(tf.nest.flatten(x)[0])[0], loss.dtype)
+    return loss * n / context.all_reduce(tf.distribute.ReduceOp.SUM, n)
+
+
+def train_step(forward, loss_model, variables, loss_fn, x, y, optimizer, training,
+               loss_factor=1):
+    """THE step, shared by ``fine_tune_step`` (eager) and ``fine_tune`` (compiled).
+
+    Call it with the model already frozen outside the selection
+    (:func:`frozen_except`). ``forward`` maps the batch to predictions: the model,
+    or its head on cached features; ``loss_model`` holds the regularisers
+    (``loss_model.losses``); ``loss_factor`` multiplies ``loss_fn``'s value (under
+    a strategy, Keras ``Loss`` objects divide theirs by the number of replicas).
+    Returns the unscaled loss, before the update.
+    """
+    with tape(watch=variables, only_watched=True) as t:
+        loss = loss_fn(y, forward(x, training=training))
+        _check_loss(loss)
+        if loss_factor != 1:  # undo Keras's 1/replicas (see fine_tune's _loss_factor)
+            loss = loss * tf.cast(loss_factor, loss.dtype)
+        loss = total_loss(loss_model, loss)
+        scaled = optimizer.scale_loss(_replica_share(loss, x))
+    grads = t.gradient(scaled, variables)
+    missing = [v.path for v, g in zip(variables, grads) if g is None]
+    if missing:
+        raise ValueError(
+            "The loss does not depend on these selected variables, so they got no "
+            f"gradient: {', '.join(missing)}. Nothing was updated. Check that the "
+            "selected layers are used in model(x), or leave them out of `layers`."
+        )
     optimizer.apply_gradients(zip(grads, variables))  # ONE call, flat list
     return loss

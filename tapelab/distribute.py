@@ -1,0 +1,64 @@
+"""``fine_tune`` under a ``tf.distribute.Strategy``: checks, loss scaling, input splitting."""
+
+import numpy as np
+import tensorflow as tf
+
+
+def check_strategy(strategy, model, variables, optimizer):
+    distributed = [v.path for v in model.weights
+                   if isinstance(v.value, tf.distribute.DistributedValues)]
+    if strategy is None:
+        if distributed:
+            raise ValueError(
+                "`model` was built under a tf.distribute strategy's scope, so "
+                "`strategy` must be that strategy. Received: strategy=None. Pass "
+                "strategy=<the strategy whose scope built the model>.")
+        return tf.distribute.get_strategy()
+    if not isinstance(strategy, tf.distribute.Strategy):
+        raise TypeError("`strategy` must be a tf.distribute.Strategy, e.g. "
+                        f"tf.distribute.MirroredStrategy(). Received: {type(strategy).__name__}.")
+    outside = [v.path for v in variables if not strategy.extended.variable_created_in_scope(v.value)]
+    if outside:
+        raise ValueError(
+            "`model` must be built under `strategy.scope()`, so that its variables live "
+            f"on every replica. Received: {len(outside)} selected variable(s) created "
+            f"outside it, e.g. {outside[0]}. Create the model and the optimizer inside "
+            "`with strategy.scope():`.")
+    if getattr(optimizer, "_distribution_strategy", strategy) is not strategy:
+        raise ValueError("`optimizer` must be created under `strategy.scope()`. Received: "
+                         "an optimizer created outside it. Create it inside "
+                         "`with strategy.scope():`.")
+    return strategy
+
+
+def loss_factor(strategy, loss_fn, forward, batch):
+    """What undoes Keras's own scaling of ``loss_fn`` under ``strategy``: 1 or replicas.
+
+    A Keras ``Loss`` that averages divides its value by the number of replicas
+    when it runs on one of them (``fit`` expects that); a plain function does not,
+    and a function may call a ``Loss`` inside. So measure it: the same loss on
+    the same two examples, once as is and once on each replica.
+    """
+    replicas = strategy.num_replicas_in_sync
+    if replicas == 1:
+        return 1
+    x, y = (tf.nest.map_structure(lambda t: t[:2], part) for part in batch)
+    pred = forward(x, training=False)
+    plain = float(loss_fn(y, pred))
+    local = strategy.experimental_local_results(strategy.run(lambda: loss_fn(y, pred)))
+    for factor in (1, replicas):
+        if all(np.isclose(float(v) * factor, plain, rtol=1e-5, atol=1e-12) for v in local):
+            return factor
+    raise ValueError(
+        "`loss_fn` must give the same value on a replica as outside the strategy, or "
+        "that value divided by the number of replicas (as Keras Loss objects do). "
+        f"Received: {plain} outside and {[float(v) for v in local]} on the "
+        f"{replicas} replicas. Make loss_fn a plain function of (y_true, y_pred).")
+
+
+def distribute(strategy, dataset):
+    if not strategy.extended._in_multi_worker_mode() and strategy.num_replicas_in_sync == 1:
+        return dataset
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return strategy.experimental_distribute_dataset(dataset.with_options(options))

@@ -1,0 +1,132 @@
+"""Feature extraction: split a model into a frozen body and a trainable head.
+
+When only a model's head trains, the layers before it compute the same outputs
+every epoch. ``split_head`` finds them and cuts the model at the tensors where
+the head starts (the *frontier*), so ``fine_tune(cache_features=True)`` can run
+the body once and train the head on the cached features:
+
+    body = model's inputs -> frontier        (runs once, training=False)
+    head = frontier -> model's outputs       (trains; shares the model's layers)
+
+The head is made of the selected layers and every layer after them; a layer
+after the selection that is not selected may have no weights (an activation, a
+pooling), since the head runs it on every step. A layer with weights there would
+be frozen inside the head, which is not feature extraction: ``split_head``
+refuses it, naming that layer.
+"""
+
+import functools
+import weakref
+
+import keras
+import tensorflow as tf
+
+
+def _graph(model):
+    """The functional graph behind ``model`` (a Sequential keeps one inside)."""
+    graph = getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else model
+    if graph is None or not hasattr(graph, "_nodes_by_depth"):
+        raise ValueError(
+            "`cache_features=True` needs a functional or Sequential model, whose layer "
+            "graph says which layers come before the selection. Received: model "
+            f"'{model.name}' ({type(model).__name__}). Build it with keras.Input, or "
+            "use cache_features=False."
+        )
+    return graph
+
+
+def _role(layer, selected):
+    """'selected', 'contains' (a nested model holding a selected layer) or 'frozen'."""
+    if id(layer) in selected:
+        return "selected"
+    inner = {id(sub) for sub in layer._flatten_layers(include_self=False)}
+    return "contains" if inner & selected.keys() else "frozen"
+
+
+def split_head(model, selected):
+    """Cut ``model`` where the selected head starts.
+
+    Args:
+      model: a built functional or Sequential Keras model.
+      selected: the selected layers (from :func:`tapelab.select.resolve`); each
+        must be a layer of ``model`` itself (top level) or hold only selected ones.
+
+    Returns:
+      ``(body, head)``: two ``keras.Model`` objects sharing ``model``'s layers, with
+      ``head(body(x))`` equal to ``model(x)``.
+
+    Raises:
+      ValueError: if the selection is not a head, naming the layer that breaks it.
+    """
+    graph = _graph(model)
+    chosen = {id(layer): layer for layer in selected}
+    after = {}  # id(KerasTensor) -> the selected layer it depends on
+    nodes = [node for depth in sorted(graph._nodes_by_depth, reverse=True)
+             for node in graph._nodes_by_depth[depth] if node.operation and not node.is_input]
+    head_nodes = []
+    for node in nodes:
+        layer = node.operation
+        role = _role(layer, chosen)
+        source = next((after[id(t)] for t in node.input_tensors if id(t) in after), None)
+        if role == "frozen" and source is None:
+            continue
+        if role == "contains":
+            raise ValueError(
+                "`cache_features=True` cuts the model between its top-level layers. "
+                f"Received: a selection inside layer '{layer.name}' "
+                f"({type(layer).__name__}) that leaves its other layers out. Select "
+                f"'{layer.name}' as a whole, or use cache_features=False."
+            )
+        if role == "frozen" and layer.weights:
+            raise ValueError(
+                "`cache_features=True` needs the selected layers to be the model's "
+                "head: every layer after them must be selected too, or hold no "
+                f"weights. Received: layer '{layer.name}' ({type(layer).__name__}) "
+                f"holds {len(layer.weights)} weight(s), is not selected, and runs after "
+                f"the selected layer '{source.name}'. Select '{layer.name}' too, or use "
+                "cache_features=False."
+            )
+        head_nodes.append(node)
+        for t in node.outputs:
+            after[id(t)] = layer if role == "selected" else source
+    frontier, seen = [], set()
+    for t in [t for node in head_nodes for t in node.input_tensors] + list(graph.outputs):
+        if id(t) not in after and id(t) not in seen:
+            seen.add(id(t))
+            frontier.append(t)
+    single = frontier[0] if len(frontier) == 1 else frontier
+    body = keras.Model(graph.input, single, name=f"{model.name}_body")
+    head = keras.Model(single, model.outputs, name=f"{model.name}_head")
+    return body, head
+
+
+def _infer(body, x):
+    return body(x, training=False)
+
+
+def compiled_body(body):
+    """``body`` in inference mode, compiled; trace once per input signature."""
+    return tf.function(functools.partial(_infer, body), reduce_retracing=True)
+
+
+_SPLITS = weakref.WeakKeyDictionary()  # model -> (selected ids, (body, head, compiled body))
+
+
+def cached_split(model, selected):
+    """``split_head`` and ``compiled_body``, reused while model and selection stay the same.
+
+    A new ``fine_tune`` call on the same head then does not trace the body again.
+    The cached objects hold the model's layers, never the model itself, so the
+    model can still be freed.
+    """
+    key = tuple(id(layer) for layer in selected)
+    hit = _SPLITS.get(model)
+    if hit is None or hit[0] != key:
+        body, head = split_head(model, selected)
+        hit = _SPLITS[model] = (key, (body, head, compiled_body(body)))
+    return hit[1]
+
+
+def nbytes(features):
+    """Memory taken by cached features, in bytes."""
+    return sum(int(t.shape.num_elements()) * t.dtype.size for t in tf.nest.flatten(features))

@@ -1,0 +1,206 @@
+"""`fine_tune`: the compiled epoch loop around `fine_tune_step`'s one step.
+
+Every batch runs :func:`tapelab.finetune.train_step`, the same function that
+``fine_tune_step`` runs eagerly, here inside one ``tf.function``, traced once and
+kept for later calls with the same arguments. Around it: the epoch's batches
+(``batches.py``, shuffled by ``(seed, epoch)``), the epoch-mean loss in a real
+``keras.callbacks.History``, a ``Progbar``, feature caching (``features.py``),
+checkpoints (``resume.py``) and ``tf.distribute`` strategies (``distribute.py``).
+"""
+
+import functools
+import numbers
+import weakref
+
+import keras
+import tensorflow as tf
+
+from tapelab.batches import Epochs
+from tapelab.distribute import check_strategy, distribute, loss_factor
+from tapelab.features import cached_split
+from tapelab.finetune import _check_optimizer, frozen_except, train_step
+from tapelab.resume import Resume
+from tapelab.select import resolve, walk
+
+
+def _check_int(value, name, low):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"`{name}` must be an integer >= {low}. Received: {name}={value!r}.")
+
+
+def _size(n):
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB"
+
+
+def _replica_step(forward, variables, loss_fn, optimizer, training, factor, x, y):
+    model = forward()  # a weak reference: the cache below must not keep the model alive
+    loss = tf.cast(train_step(model, model, variables, loss_fn, x, y, optimizer, training,
+                              factor), tf.float32)
+    n = tf.cast(tf.shape(tf.nest.flatten(x)[0])[0], tf.float32)
+    return loss * n, n
+
+
+def _step(strategy, replica_step, x, y):
+    """One global batch: ``strategy.run`` splits it, the sums come back reduced."""
+    total, n = strategy.run(replica_step, args=(x, y))
+    sum_ = tf.distribute.ReduceOp.SUM
+    return strategy.reduce(sum_, total, axis=None), strategy.reduce(sum_, n, axis=None)
+
+
+_STEPS = weakref.WeakKeyDictionary()  # model -> its last 4 (key, objects, compiled step)
+
+
+def _compiled_step(model, forward, variables, loss_fn, optimizer, training, factor, strategy,
+                   spec):
+    """The step as one ``tf.function``, reused by later calls with the same arguments.
+
+    A trace bakes in Python state: the objects, the layers' ``trainable`` flags
+    (Keras reads them while tracing), the input signature. Any change makes a
+    new one; the same call again (one epoch at a time, say) does not retrace.
+    """
+    flags = tuple(layer.trainable for layer in walk(model)[0])
+    key = (tuple(id(v) for v in variables), training, factor, flags, spec)
+    entries = _STEPS.setdefault(model, [])
+    for k, (ref, *others), compiled in entries:
+        if k == key and ref() is forward and all(
+                a is b for a, b in zip(others, (loss_fn, optimizer, strategy))):
+            return compiled
+    ref = weakref.ref(forward)  # forward may be the model: hold it weakly
+    replica = functools.partial(_replica_step, ref, variables, loss_fn, optimizer, training,
+                                factor)
+    compiled = tf.function(functools.partial(_step, strategy, replica), input_signature=spec)
+    entries[:] = [*entries[-3:], (key, (ref, loss_fn, optimizer, strategy), compiled)]
+    return compiled
+
+
+def fine_tune(model, layers, data, loss_fn, optimizer, *, epochs=1, batch_size=32, training=True,
+              shuffle=True, seed=0, cache_features=False, checkpoint_dir=None, strategy=None,
+              verbose=1):
+    """Train only the selected layers for several epochs, compiled, as Keras ``fit`` would.
+
+    Each batch gets exactly :func:`fine_tune_step`'s semantics (the same function
+    runs it; layers outside the selection are frozen as Keras freezes them),
+    inside one ``tf.function``, traced once; a later call with the same model,
+    selection, ``loss_fn`` and ``optimizer`` reuses it. With ``shuffle=False`` the
+    result equals ``fine_tune_step`` called batch by batch, and Keras ``fit``.
+
+    ``cache_features=True`` is feature extraction: the layers before the selected
+    head run once, in inference mode, in batches of ``batch_size``, and the head
+    trains on their outputs, which stay in memory (``n_examples x
+    feature_size x 4`` bytes in float32; MobileNetV2's 1280 pooled features take
+    5 KB per image). Random augmentation inside a Dataset is then applied once and
+    frozen, not redrawn each epoch, and Dropout in the frozen part is off.
+
+    ``checkpoint_dir`` saves every variable of the model and the optimizer, the
+    epoch and the history after each epoch (atomically, ``tf.train.CheckpointManager``);
+    a later call with the same directory resumes after the last finished epoch,
+    with the same ``(seed, epoch)`` orders, so an interrupted run ends where an
+    uninterrupted one does. It refuses, before changing anything, a checkpoint
+    written for another model, selection or optimizer type.
+
+    ``strategy`` splits each global batch across the replicas (``strategy.run``);
+    each replica's loss is weighted by its share of the batch, so the summed
+    gradients are those of the global mean, as on one device. A Keras ``Loss``
+    divides its value by the number of replicas under a strategy; ``fine_tune``
+    measures that once and undoes it, so ``loss_fn`` may be a ``Loss`` or any
+    function of ``(y_true, y_pred)``. As in ``fit``, a selected
+    BatchNormalization normalises over its replica's part of the batch, and
+    Dropout draws its own masks on each replica.
+
+    Args:
+      model: a built Keras model.
+      layers: the layer selection, as for :func:`select_layers`.
+      data: ``(x, y)`` arrays or tensors, or a ``tf.data.Dataset`` of ``(x, y)``
+        batches (then ``batch_size`` and ``shuffle`` do not apply).
+      loss_fn: ``loss_fn(y_true, y_pred)`` returning a scalar, e.g.
+        ``keras.losses.SparseCategoricalCrossentropy()``.
+      optimizer: a Keras optimizer, new or already used on this selection.
+      epochs: the total number of epochs, counting those a checkpoint already holds.
+      batch_size: examples per step (the global batch, with a strategy).
+      training: the mode of the selected layers, as in ``fine_tune_step``.
+      shuffle: reorder the examples each epoch, by a permutation fixed by ``(seed, epoch)``.
+      seed: the shuffling seed.
+      cache_features: run the frozen body once and train the head on its outputs.
+      checkpoint_dir: a directory to save to after each epoch and resume from.
+      strategy: a ``tf.distribute.Strategy`` whose scope created the model and the
+        optimizer; each global batch is split across its replicas.
+      verbose: 0 silent, 1 a progress bar per epoch, 2 one line per epoch.
+
+    Returns:
+      A ``keras.callbacks.History``; ``history.history["loss"]`` is the mean loss of
+      each epoch (weighted by batch size, regularisation included), as ``fit`` returns.
+
+    >>> import keras, numpy as np
+    >>> m = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, name="w")])
+    >>> m.set_weights([np.array([[0.5]], "float32"), np.zeros(1, "float32")])
+    >>> x, y = np.ones((4, 1), "float32"), np.zeros((4, 1), "float32")
+    >>> h = fine_tune(m, ["w"], (x, y), keras.losses.MeanSquaredError(),
+    ...               keras.optimizers.SGD(0.1), epochs=3, batch_size=4, verbose=0)
+    >>> [round(v, 4) for v in h.history["loss"]]  # one step per epoch: as fine_tune_step
+    [0.25, 0.09, 0.0324]
+    """
+    selected, variables = resolve(model, layers, stacklevel=3)
+    _check_optimizer(optimizer, variables, model)
+    _check_int(epochs, "epochs", 1)
+    _check_int(batch_size, "batch_size", 1)
+    _check_int(seed, "seed", 0)
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"`verbose` must be 0, 1 or 2. Received: verbose={verbose!r}.")
+    batches = Epochs(data, batch_size, shuffle, seed)
+    strategy = check_strategy(strategy, model, variables, optimizer)
+    forward = model
+    if cache_features:
+        _, forward, run_body = cached_split(model, selected)
+    with strategy.scope():
+        if not optimizer.built:
+            optimizer.build(variables)
+    resume = None
+    if checkpoint_dir is not None:
+        if strategy.extended._in_multi_worker_mode():
+            raise ValueError(
+                "`checkpoint_dir` is not supported with a multi-worker strategy yet: "
+                "every worker would write the same files. Received: "
+                f"{type(strategy).__name__} with checkpoint_dir={checkpoint_dir!r}. Use "
+                "checkpoint_dir=None there, or one machine.")
+        resume = Resume(checkpoint_dir, model, optimizer, variables)
+    done, saved = resume.restore() if resume else (0, {})
+
+    history = keras.callbacks.History()
+    history.set_model(model)
+    history.set_params({"verbose": verbose, "epochs": epochs, "steps": batches.steps})
+    history.on_train_begin()
+    for e, value in enumerate(saved.get("loss", [])):
+        history.on_epoch_end(e, {"loss": value})
+    with frozen_except(model, selected, variables):
+        if cache_features:
+            size = batches.cache(run_body)
+            if verbose:
+                print(f"Cached the frozen body's features: {_size(size)}")
+        first = next(iter(batches.epoch(done)), None) if done < epochs else None
+        factor = loss_factor(strategy, loss_fn, forward, first) if first else 1
+        compiled = None
+        for epoch in range(done, epochs):
+            dataset = distribute(strategy, batches.epoch(epoch))
+            if compiled is None:
+                compiled = _compiled_step(model, forward, variables, loss_fn, optimizer,
+                                          training, factor, strategy,
+                                          list(dataset.element_spec))
+            if verbose:
+                print(f"Epoch {epoch + 1}/{epochs}")
+            bar = keras.utils.Progbar(batches.steps, verbose=verbose, stateful_metrics=["loss"])
+            total = count = 0.0  # on the device: no wait for each step unless shown
+            for i, (x, y) in enumerate(dataset):
+                s, n = compiled(x, y)
+                total, count = total + s, count + n
+                if verbose == 1:
+                    bar.update(i + 1, [("loss", float(total / count))], finalize=False)
+            total, count = float(total), float(count)
+            if count == 0:
+                raise ValueError("`data` must yield at least one batch. Received: a Dataset "
+                                 "that yielded none.")
+            if verbose:
+                bar.update(i + 1, [("loss", total / count)], finalize=True)
+            history.on_epoch_end(epoch, {"loss": total / count})
+            if resume:
+                resume.save(epoch + 1, history.history)
+    return history

@@ -1,0 +1,125 @@
+"""Child processes for test_fine_tune_processes.py (run as a script, never imported by pytest).
+
+    python fine_tune_child.py resume CKPT_DIR OUT.npz [KILL_AT_STEP]
+    python fine_tune_child.py mirrored OUT.json
+"""
+
+import functools
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import tensorflow as tf
+
+if sys.argv[1] == "mirrored":  # two logical CPUs, set up before TF starts its runtime
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import keras
+
+import tapelab
+
+LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+HEAD = ["neck", "drop", "head"]
+
+
+def data(n=64):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, 6)).astype("float32"), rng.integers(0, 3, n).astype("int64")
+
+
+def model(dropout=0.3):
+    keras.utils.set_random_seed(1)
+    return keras.Sequential([
+        keras.Input((6,)),
+        keras.layers.Dense(16, use_bias=False, name="body"),
+        keras.layers.BatchNormalization(name="bn"),
+        keras.layers.Dense(8, activation="relu", name="neck",
+                           kernel_regularizer=keras.regularizers.L2(0.01)),
+        keras.layers.Dropout(dropout, name="drop"),
+        keras.layers.Dense(3, name="head"),
+    ])
+
+
+def resume(directory, out, kill_at=None):
+    """4 epochs of 4 steps; with kill_at, wait to be killed at that step (counting from 1)."""
+    loss_fn = LOSS
+    if kill_at is not None:
+        steps = [0]
+
+        def hook():
+            steps[0] += 1
+            if steps[0] == kill_at:
+                print("KILL-ME", flush=True)
+                time.sleep(120)
+            return np.float32(0)
+
+        def loss_fn(y_true, y_pred):
+            return LOSS(y_true, y_pred) + tf.reshape(tf.py_function(hook, [], tf.float32), [])
+
+    m = model()
+    history = tapelab.fine_tune(m, HEAD, data(), loss_fn, keras.optimizers.Adam(0.01),
+                                epochs=4, batch_size=16, checkpoint_dir=directory, verbose=0)
+    np.savez(out, *[v.numpy() for v in m.variables], loss=np.array(history.history["loss"]))
+
+
+def mirrored(out):
+    """Without Dropout: each replica draws its own random masks, unlike one device."""
+    global model
+    model = functools.partial(model, dropout=0.0)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    x, y = data()
+    one = model()
+    h1 = tapelab.fine_tune(one, HEAD, (x, y), LOSS, keras.optimizers.Adam(0.01), epochs=3,
+                           batch_size=16, verbose=0)
+    with strategy.scope():
+        two = model()
+        opt = keras.optimizers.Adam(0.01)
+    traces = []
+
+    def loss_fn(y_true, y_pred):  # a plain function that calls a Keras Loss inside
+        traces.append(tf.executing_eagerly())
+        return LOSS(y_true, y_pred)
+
+    h2 = tapelab.fine_tune(two, HEAD, (x, y), loss_fn, opt, epochs=3, batch_size=16,
+                           strategy=strategy, verbose=0)
+    h3 = tapelab.fine_tune(model(), HEAD, (x, y), LOSS, keras.optimizers.Adam(0.01), epochs=3,
+                           batch_size=16, verbose=0)  # fresh model: no strategy involved
+    with strategy.scope():
+        three = model()
+        opt3 = keras.optimizers.Adam(0.01)
+    h4 = tapelab.fine_tune(three, HEAD, (x, y), LOSS, opt3, epochs=3, batch_size=16,
+                           strategy=strategy, verbose=0)  # the Loss object itself
+    errors = {}
+    for name, call in {
+        "outside_scope": lambda: tapelab.fine_tune(model(), HEAD, (x, y), LOSS,
+                                                   keras.optimizers.Adam(0.01), strategy=strategy),
+        "no_strategy": lambda: tapelab.fine_tune(two, HEAD, (x, y), LOSS, opt),
+    }.items():
+        try:
+            call()
+        except ValueError as e:
+            errors[name] = str(e)
+    result = {
+        "replicas": strategy.num_replicas_in_sync,
+        "max_diff": max(float(np.abs(a.numpy() - b.numpy()).max())
+                        for a, b in zip(one.variables, two.variables)),
+        "max_diff_loss_object": max(float(np.abs(a.numpy() - b.numpy()).max())
+                                    for a, b in zip(one.variables, three.variables)),
+        "loss_one": h1.history["loss"], "loss_two": h2.history["loss"],
+        "loss_fresh": h3.history["loss"], "loss_object": h4.history["loss"],
+        "graph_calls": traces.count(False), "errors": errors,
+    }
+    with open(out, "w") as f:
+        json.dump(result, f)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "resume":
+        resume(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else None)
+    else:
+        mirrored(sys.argv[2])

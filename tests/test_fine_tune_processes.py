@@ -1,0 +1,68 @@
+"""fine_tune across processes: a real kill -9 and resume, MirroredStrategy on two
+logical CPUs, and two MultiWorkerMirroredStrategy workers on 127.0.0.1."""
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).parent
+CHILD = HERE / "fine_tune_child.py"
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+
+
+def child(*args, timeout=300):
+    subprocess.run([sys.executable, str(CHILD), *map(str, args)], env=ENV, check=True,
+                   timeout=timeout, stdout=subprocess.DEVNULL)
+
+
+def test_killed_mid_epoch_then_rerun_ends_as_an_uninterrupted_run(tmp_path):
+    ckpt = tmp_path / "ckpt"
+    proc = subprocess.Popen([sys.executable, str(CHILD), "resume", str(ckpt),
+                             str(tmp_path / "never.npz"), "11"],  # step 11 = epoch 3, step 3
+                            env=ENV, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == "KILL-ME", line
+        os.kill(proc.pid, signal.SIGKILL)  # a real kill -9, in the middle of epoch 3
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        proc.kill()
+    assert (ckpt / "checkpoint").read_text().startswith('model_checkpoint_path: "ckpt-2"')
+    child("resume", ckpt, tmp_path / "resumed.npz")
+    child("resume", tmp_path / "fresh", tmp_path / "uninterrupted.npz")
+    resumed, full = np.load(tmp_path / "resumed.npz"), np.load(tmp_path / "uninterrupted.npz")
+    assert full.files == resumed.files and len(full.files) > 8  # seed counters included
+    for k in full.files:
+        np.testing.assert_allclose(resumed[k], full[k], atol=1e-5, err_msg=k)
+    assert len(full["loss"]) == 4
+
+
+def test_mirrored_strategy_on_two_cpus_equals_one_device(tmp_path):
+    child("mirrored", tmp_path / "out.json")
+    r = json.loads((tmp_path / "out.json").read_text())
+    assert r["replicas"] == 2
+    assert r["max_diff"] < 1e-5 and r["max_diff_loss_object"] < 1e-5
+    np.testing.assert_allclose(r["loss_two"], r["loss_one"], rtol=1e-5)
+    np.testing.assert_allclose(r["loss_object"], r["loss_one"], rtol=1e-5)
+    assert r["loss_fresh"] == r["loss_one"]
+    assert r["graph_calls"] == 2  # one trace, which runs loss_fn once per replica
+    assert "must be built under `strategy.scope()`" in r["errors"]["outside_scope"]
+    assert "Received: strategy=None" in r["errors"]["no_strategy"]
+
+
+def test_two_multi_worker_processes_on_loopback_equal_one_process(tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "multi_worker_fine_tune", HERE.parent / "examples" / "multi_worker_fine_tune.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    paths = example.launch(str(tmp_path))
+    worker1, single = example.compare(paths)
+    assert worker1 == 0.0  # the two workers hold identical weights
+    assert single < 1e-5
+    assert len(np.load(paths[0])["loss"]) == example.EPOCHS
