@@ -1,10 +1,18 @@
 """``fine_tune`` under a ``tf.distribute.Strategy``: checks, loss scaling, input splitting."""
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 
+def multi_worker(strategy):
+    """Whether ``strategy`` spans several worker processes (MultiWorkerMirroredStrategy)."""
+    return bool(getattr(strategy.extended, "_in_multi_worker_mode", lambda: False)())
+
+
 def check_strategy(strategy, model, variables, optimizer):
+    """The strategy to run under (the default one for None), after checking that the
+    model and the optimizer were created in its scope. Raises before any change."""
     distributed = [v.path for v in model.weights
                    if isinstance(v.value, tf.distribute.DistributedValues)]
     if strategy is None:
@@ -31,7 +39,7 @@ def check_strategy(strategy, model, variables, optimizer):
     return strategy
 
 
-def loss_factor(strategy, loss_fn, forward, batch):
+def loss_factor(strategy, loss_fn, forward, batches):
     """What undoes Keras's own scaling of ``loss_fn`` under ``strategy``: 1 or replicas.
 
     A Keras ``Loss`` that averages divides its value by the number of replicas
@@ -40,11 +48,16 @@ def loss_factor(strategy, loss_fn, forward, batch):
     the same two examples, once as is and once on each replica.
     """
     replicas = strategy.num_replicas_in_sync
-    if replicas == 1:
+    batch = next(iter(batches()), None) if replicas > 1 else None  # batches: a callable
+    if batch is None:
         return 1
     x, y = (tf.nest.map_structure(lambda t: t[:2], part) for part in batch)
     pred = forward(x, training=False)
     plain = float(loss_fn(y, pred))
+    if plain == 0:  # a zero loss cannot tell; Keras's rule then
+        mean = isinstance(loss_fn, keras.losses.Loss) and loss_fn.reduction in (
+            "sum_over_batch_size", "mean", "mean_with_sample_weight")
+        return replicas if mean else 1
     local = strategy.experimental_local_results(strategy.run(lambda: loss_fn(y, pred)))
     for factor in (1, replicas):
         if all(np.isclose(float(v) * factor, plain, rtol=1e-5, atol=1e-12) for v in local):
@@ -57,7 +70,9 @@ def loss_factor(strategy, loss_fn, forward, batch):
 
 
 def distribute(strategy, dataset):
-    if not strategy.extended._in_multi_worker_mode() and strategy.num_replicas_in_sync == 1:
+    """``dataset`` of global batches, split across the replicas (and workers, by
+    data: every worker builds the same dataset and takes its part of each batch)."""
+    if not multi_worker(strategy) and strategy.num_replicas_in_sync == 1:
         return dataset
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA

@@ -16,7 +16,7 @@ import keras
 import tensorflow as tf
 
 from tapelab.batches import Epochs
-from tapelab.distribute import check_strategy, distribute, loss_factor
+from tapelab.distribute import check_strategy, distribute, loss_factor, multi_worker
 from tapelab.features import cached_split
 from tapelab.finetune import _check_optimizer, frozen_except, train_step
 from tapelab.resume import Resume
@@ -50,20 +50,34 @@ def _step(strategy, replica_step, x, y):
 _STEPS = weakref.WeakKeyDictionary()  # model -> its last 4 (key, objects, compiled step)
 
 
+def _same_loss(a, b):
+    """The same object, or two Keras ``Loss`` objects of one class and config
+    (a new ``SparseCategoricalCrossentropy()`` in each call should not retrace)."""
+    if a is b:
+        return True
+    if type(a) is not type(b) or not isinstance(a, keras.losses.Loss):
+        return False
+    try:
+        return a.get_config() == b.get_config()
+    except (NotImplementedError, TypeError):
+        return False
+
+
 def _compiled_step(model, forward, variables, loss_fn, optimizer, training, factor, strategy,
                    spec):
     """The step as one ``tf.function``, reused by later calls with the same arguments.
 
-    A trace bakes in Python state: the objects, the layers' ``trainable`` flags
-    (Keras reads them while tracing), the input signature. Any change makes a
-    new one; the same call again (one epoch at a time, say) does not retrace.
+    A trace bakes in Python state: the objects (a Keras ``Loss`` counts by its
+    class and config), the layers' ``trainable`` flags (Keras reads them while
+    tracing), the input signature. Any change makes a new one; the same call
+    again (one epoch at a time, say) does not retrace.
     """
     flags = tuple(layer.trainable for layer in walk(model)[0])
     key = (tuple(id(v) for v in variables), training, factor, flags, spec)
     entries = _STEPS.setdefault(model, [])
     for k, (ref, *others), compiled in entries:
-        if k == key and ref() is forward and all(
-                a is b for a, b in zip(others, (loss_fn, optimizer, strategy))):
+        if (k == key and ref() is forward and _same_loss(others[0], loss_fn)
+                and others[1] is optimizer and others[2] is strategy):
             return compiled
     ref = weakref.ref(forward)  # forward may be the model: hold it weakly
     replica = functools.partial(_replica_step, ref, variables, loss_fn, optimizer, training,
@@ -156,7 +170,7 @@ def fine_tune(model, layers, data, loss_fn, optimizer, *, epochs=1, batch_size=3
             optimizer.build(variables)
     resume = None
     if checkpoint_dir is not None:
-        if strategy.extended._in_multi_worker_mode():
+        if multi_worker(strategy):
             raise ValueError(
                 "`checkpoint_dir` is not supported with a multi-worker strategy yet: "
                 "every worker would write the same files. Received: "
@@ -176,8 +190,7 @@ def fine_tune(model, layers, data, loss_fn, optimizer, *, epochs=1, batch_size=3
             size = batches.cache(run_body)
             if verbose:
                 print(f"Cached the frozen body's features: {_size(size)}")
-        first = next(iter(batches.epoch(done)), None) if done < epochs else None
-        factor = loss_factor(strategy, loss_fn, forward, first) if first else 1
+        factor = loss_factor(strategy, loss_fn, forward, lambda: batches.epoch(done))
         compiled = None
         for epoch in range(done, epochs):
             dataset = distribute(strategy, batches.epoch(epoch))

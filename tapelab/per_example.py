@@ -13,7 +13,9 @@ from tapelab.watching import tape
 _COMPILED = weakref.WeakKeyDictionary()
 
 
-def _per_example(model, selected, variables, loss_fn, training, x, y):
+def _per_example(model_ref, selected, variables, loss_fn, training, x, y):
+    model = model_ref()  # held weakly: the cache must not keep the model alive
+
     def one(example):  # example i's loss alone, as a batch of one
         xi, yi = example
         with tape(watch=variables, only_watched=True) as t:
@@ -29,8 +31,8 @@ def _compile(model, selected, variables, loss_fn, training):
 
     A partial, not a closure: TF counts traces per code object, so closures for
     several models would read as one function "retracing"."""
-    return tf.function(functools.partial(_per_example, model, selected, variables, loss_fn,
-                                         training), reduce_retracing=True)
+    return tf.function(functools.partial(_per_example, weakref.ref(model), selected, variables,
+                                         loss_fn, training), reduce_retracing=True)
 
 
 def per_example_gradients(model, layers, loss_fn, x, y, training=False):

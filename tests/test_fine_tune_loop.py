@@ -344,6 +344,26 @@ def test_a_second_call_with_the_same_arguments_does_not_trace_again():
     assert traces == [False, False]  # another optimizer: another step
 
 
+def test_a_new_keras_loss_object_with_the_same_config_does_not_retrace():
+    x, y = data()
+    m, opt = model(), keras.optimizers.SGD(0.01)
+    calls = []
+    real = keras.losses.SparseCategoricalCrossentropy.call
+
+    def counting(self, y_true, y_pred):
+        calls.append(tf.executing_eagerly())
+        return real(self, y_true, y_pred)
+
+    keras.losses.SparseCategoricalCrossentropy.call = counting
+    try:
+        for from_logits in (True, True, False):
+            fine_tune(m, HEAD, (x, y), keras.losses.SparseCategoricalCrossentropy(
+                from_logits=from_logits), opt, verbose=0)
+    finally:
+        keras.losses.SparseCategoricalCrossentropy.call = real
+    assert calls == [False, False]  # the second call reused the first trace; the third did not
+
+
 def test_the_compiled_step_cache_does_not_keep_the_model_alive():
     import gc
     import weakref

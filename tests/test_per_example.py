@@ -79,3 +79,17 @@ def test_many_models_do_not_read_as_retracing(caplog):
         for _ in range(7):
             per_example_gradients(mlp(), ["out"], LOSS, x, y)
     assert "retracing" not in caplog.text
+
+
+def test_the_compiled_cache_does_not_keep_the_model_alive():
+    import gc
+    import weakref
+
+    m = mlp()
+    x, y = batch(8)
+    per_example_gradients(m, ["out"], LOSS, x, y)
+    assert m in _COMPILED
+    ref = weakref.ref(m)
+    del m
+    gc.collect()
+    assert ref() is None
