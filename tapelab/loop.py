@@ -110,7 +110,8 @@ def fine_tune(model, layers, data, loss_fn, optimizer, *, epochs=1, batch_size=3
     a later call with the same directory resumes after the last finished epoch,
     with the same ``(seed, epoch)`` orders, so an interrupted run ends where an
     uninterrupted one does. It refuses, before changing anything, a checkpoint
-    written for another model, selection or optimizer type.
+    written for another model, selection or optimizer type. (Not yet with a
+    multi-worker strategy, where every worker would write: a ``ValueError``.)
 
     ``strategy`` splits each global batch across the replicas (``strategy.run``);
     each replica's loss is weighted by its share of the batch, so the summed

@@ -376,3 +376,19 @@ def test_the_compiled_step_cache_does_not_keep_the_model_alive():
     del m
     gc.collect()
     assert ref() is None
+
+
+def test_a_selected_layer_the_loss_does_not_use_is_refused_before_any_update():
+    x, y = data()
+    inp = keras.Input((6,))
+    out = keras.layers.Dense(3, name="head")(inp)
+    side = keras.layers.Dense(2, name="side")(inp)  # an output the loss never sees
+    m = keras.Model(inp, [out, side])
+    opt = keras.optimizers.SGD(0.1)
+    before = values(m)
+    with pytest.raises(ValueError, match="does not depend on these selected variables, so "
+                                         "they got no gradient: side/kernel, side/bias"):
+        fine_tune(m, ["head", "side"], (x, y), lambda t, p: LOSS(t, p[0]), opt, verbose=0)
+    assert all(np.array_equal(u, v) for u, v in zip(before, values(m)))
+    assert int(opt.iterations) == 0
+    assert all(layer.trainable for layer in m.layers)
