@@ -1,5 +1,11 @@
-"""`check_gradient`: the tape's gradient against a numerical one."""
+"""`check_gradient`: the tape's gradient against a numerical one.
 
+A gradient check must never read as clean when the gradient is broken: NaN or
+infinity on either side makes the errors NaN or infinite, ``finite`` False, and
+the message names the source and the element.
+"""
+
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -8,20 +14,58 @@ import tensorflow as tf
 from tapelab._sources import as_sources
 from tapelab.value_grad import value_and_gradient
 
+_SHOWN = 3  # non-finite elements named per source
+
 
 @dataclass(frozen=True)
 class GradientCheck:
     """How far the tape's gradient is from central finite differences."""
 
-    max_abs_error: float
+    max_abs_error: float  # NaN or inf when a gradient is not finite
     max_rel_error: float
     tape: tuple  # the tape's gradient per source (NumPy arrays)
     numerical: tuple  # the finite-difference gradient per source
+    finite: bool = True  # every element of both gradients is finite
+    problems: tuple = ()  # one line per non-finite element shown
 
     def __str__(self):
-        return (f"GradientCheck: max abs error {self.max_abs_error:.2e}, "
+        head = (f"GradientCheck: max abs error {self.max_abs_error:.2e}, "
                 f"max rel error {self.max_rel_error:.2e} "
                 f"over {len(self.tape)} source(s)")
+        if self.finite:
+            return head
+        return "\n".join([head + " - NOT FINITE:", *(f"  {p}" for p in self.problems)])
+
+
+def _refuse(tensors):
+    if not tf.executing_eagerly():
+        raise RuntimeError(
+            "`check_gradient` runs eagerly: it evaluates fn many times at points it "
+            "picks, with NumPy. Received: a call inside tf.function (graph mode). Call "
+            "it outside, on the same fn, e.g. check_gradient(fn, x) before compiling.")
+    for i, x in enumerate(tensors):
+        if x.dtype.is_complex:
+            raise TypeError(
+                "`check_gradient` compares real derivatives, so sources must be real. "
+                f"Received: source {i} of dtype {x.dtype.name}. Check a complex function "
+                "through its real and imaginary parts, e.g. f(re, im) = g(tf.complex(re, "
+                "im)) with float64 re and im.")
+        if x.dtype in (tf.float16, tf.bfloat16):
+            warnings.warn(
+                f"check_gradient: source {i} is {x.dtype.name}, whose finite differences "
+                "are mostly round-off (the numerical gradient often comes out 0). Check "
+                "in float64: cast the sources, e.g. tf.cast(x, tf.float64).",
+                UserWarning, stacklevel=3)
+
+
+def _non_finite(i, g, n):
+    """Lines naming the first non-finite elements of source i."""
+    bad = np.argwhere(~(np.isfinite(g) & np.isfinite(n)))
+    lines = [f"source {i} element {tuple(int(k) for k in idx)}: tape {float(g[tuple(idx)])}, "
+             f"numerical {float(n[tuple(idx)])}" for idx in bad[:_SHOWN]]
+    if len(bad) > _SHOWN:
+        lines.append(f"source {i}: {len(bad) - _SHOWN} more non-finite element(s)")
+    return lines
 
 
 def check_gradient(fn, *sources, delta=None):
@@ -30,36 +74,54 @@ def check_gradient(fn, *sources, delta=None):
     The numerical gradient comes from ``tf.test.compute_gradient`` (central
     differences); a non-scalar ``fn`` is summed first, as ``tape.gradient``
     does. Use float64 sources for tight errors: float32 differences are only
-    good to about 1e-3.
+    good to about 1e-3, and float16/bfloat16 ones are mostly round-off (a
+    warning says so). A NaN or infinite value on either side is never read as a
+    small error: the errors become NaN or inf and ``finite`` is False. Runs
+    eagerly only (``RuntimeError`` inside ``tf.function``); complex sources
+    raise ``TypeError``.
 
     Args:
-      fn: a function of ``len(sources)`` tensors.
+      fn: a function of ``len(sources)`` real tensors.
       *sources: the point to check at (as for :func:`value_and_gradient`).
       delta: the finite-difference step (TF's default when None).
 
     Returns:
-      A :class:`GradientCheck` with ``max_abs_error`` and ``max_rel_error``
-      (relative to the larger of the two gradients, element-wise).
+      A :class:`GradientCheck` with ``max_abs_error``, ``max_rel_error``
+      (relative to the larger of the two gradients, element-wise), ``finite``
+      and ``problems`` (the non-finite elements, by source and index).
 
-    >>> import tensorflow as tf
-    >>> result = check_gradient(tf.sin, tf.constant([0.5, 1.0], tf.float64))
-    >>> result.max_abs_error < 1e-6  # central differences, step 1/1024
+    >>> import numpy as np, tensorflow as tf
+    >>> print(check_gradient(tf.sin, tf.constant([0.5, 1.0], tf.float64)).max_abs_error < 1e-6)
     True
+    >>> broken = tf.custom_gradient(lambda a: (a * a, lambda dy: dy * np.nan))
+    >>> print(check_gradient(broken, tf.constant([1.0, 2.0], tf.float64)))
+    GradientCheck: max abs error nan, max rel error nan over 1 source(s) - NOT FINITE:
+      source 0 element (0,): tape nan, numerical 2.0...
+      source 0 element (1,): tape nan, numerical 4.0...
     """
     tensors = [tf.convert_to_tensor(s) for s in as_sources(sources)]
+    _refuse(tensors)
     _, grads = value_and_gradient(fn, *tensors)
     grads = grads if isinstance(grads, tuple) else (grads,)
     kwargs = {} if delta is None else {"delta": delta}
     _, jacobians = tf.test.compute_gradient(fn, tensors, **kwargs)
-    tape, numerical, abs_err, rel_err = [], [], 0.0, 0.0
-    for x, g, jac in zip(tensors, grads, jacobians):
-        g = np.zeros(x.shape, x.dtype.as_numpy_dtype) if g is None else g.numpy()
+    tape, numerical, problems = [], [], []
+    abs_err = rel_err = np.float64(0.0)
+    for i, (x, g, jac) in enumerate(zip(tensors, grads, jacobians)):
+        if g is None:
+            g = np.zeros(x.shape, x.dtype.as_numpy_dtype)
+        else:  # tf.gather on a source gives IndexedSlices: make them dense
+            g = tf.convert_to_tensor(g).numpy()
         n = jac.sum(axis=0).reshape(x.shape)  # d sum(y) / dx  (rows of the Jacobian are y)
-        diff = np.abs(g - n)
-        scale = np.maximum(np.abs(g), np.abs(n))
-        rel = np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0)
-        abs_err = max(abs_err, float(diff.max(initial=0.0)))
-        rel_err = max(rel_err, float(rel.max(initial=0.0)))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            diff = np.abs(g.astype(np.float64) - n.astype(np.float64))  # NaN, inf kept
+            scale = np.maximum(np.abs(g), np.abs(n)).astype(np.float64)
+            rel = np.where(scale > 0, diff / np.where(scale > 0, scale, 1.0), diff)
+        # np.maximum propagates NaN; Python's max(0.0, nan) would return 0.0
+        abs_err = np.maximum(abs_err, diff.max(initial=0.0))
+        rel_err = np.maximum(rel_err, rel.max(initial=0.0))
+        problems += _non_finite(i, g, n)
         tape.append(g)
         numerical.append(n)
-    return GradientCheck(abs_err, rel_err, tuple(tape), tuple(numerical))
+    return GradientCheck(float(abs_err), float(rel_err), tuple(tape), tuple(numerical),
+                         not problems, tuple(problems))
