@@ -1,24 +1,31 @@
 """`explain_none`: why is my gradient None? One finding per None, with the fix.
 
 For each source whose gradient is None under a plain ``tf.GradientTape()``,
-the cause is found by experiment, not guessed:
+the cause is found by experiment, never guessed:
 
 1. an integer or bool dtype has no gradient at all;
-2. re-run with the source explicitly watched: a gradient now means it was a
-   tensor the tape did not watch, or a variable with ``trainable=False``; a
+2. re-run with the sources explicitly watched: a gradient now means a tensor
+   the tape did not watch, or a variable with ``trainable=False``; a
    ``LookupError`` means an op on the path has no registered gradient;
-3. otherwise trace ``fn`` with ``tf.function`` and walk the graph from the
-   target back to the source: no path at all means the target does not depend
-   on it; a path only through ``StopGradient`` means ``tf.stop_gradient``; a
-   trace that fails on ``.numpy()`` / NumPy calls means a NumPy round trip.
-Anything else is reported as ``unknown``, honestly.
+3. otherwise trace ``fn`` with ``tf.function`` (variables captured as ``fn``
+   captures them, by closure or argument) and walk the graph from the target
+   back to the source. No path at all: the target does not depend on it. A
+   path only through a variable assignment: the tape does not differentiate
+   ``assign``. Only through ``StopGradient``: ``tf.stop_gradient``. Only through
+   integer tensors: ``argmax``, a cast to an integer. A trace that fails on
+   ``.numpy()`` / NumPy calls: a NumPy round trip.
+Anything else, a failed trace included, is ``unknown``, with the reason.
+
+``fn`` runs once when every gradient exists, and at most twice plus one trace
+otherwise: it must not have side effects that matter (``explain_none`` may run
+an ``assign`` in it twice).
 """
 
 from dataclasses import dataclass
 
 import tensorflow as tf
 
-from tapelab._sources import as_source, is_variable, watchable
+from tapelab._sources import as_source, is_keras_variable, is_variable, watchable
 
 FIXES = {
     "integer_dtype": "Gradients are only defined for floating dtypes. Cast the source "
@@ -26,9 +33,12 @@ FIXES = {
     "not_watched": "A tape only watches trainable variables on its own. Call "
                    "tape.watch(x) inside the tape block, make x a tf.Variable, or use "
                    "tapelab.value_and_gradient / tapelab.tape(watch=x), which watch it.",
-    "non_trainable_variable": "This variable was created with trainable=False (or its "
-                              "layer is frozen), so the tape does not watch it. Watch "
-                              "it explicitly with tape.watch(v), or make it trainable.",
+    "non_trainable_variable": "This tf.Variable was created with trainable=False, so a "
+                              "tape does not watch it on its own. Watch it explicitly "
+                              "with tape.watch(v), or create it trainable. (A Keras 3 "
+                              "layer's `trainable = False` is different: it leaves the "
+                              "layer's variables watched, and a plain tape still gives "
+                              "them gradients; fit just leaves them out of the update.)",
     "not_connected": "The target does not depend on this source: no operation leads "
                      "from it to the target. Check that fn really uses it (a typo, a "
                      "shadowed name, or a value computed before the source). If a zero "
@@ -37,6 +47,15 @@ FIXES = {
     "stop_gradient": "Every path from this source to the target goes through "
                      "tf.stop_gradient, which blocks gradients on purpose. Remove it "
                      "from the path you want to differentiate.",
+    "variable_assign": "The source reaches the target only through a variable "
+                       "assignment (v.assign, assign_add): the tape records the read of "
+                       "the variable, not the computation that set it. Use the value "
+                       "itself (w = a * 2; y = w * 3) instead of storing it in a variable.",
+    "integer_path": "Every path from this source to the target passes through an integer "
+                    "tensor (tf.argmax, a cast to an integer dtype, tf.size), and integers "
+                    "carry no gradient. Use a differentiable stand-in (tf.nn.softmax "
+                    "instead of argmax, for instance), or keep the integer step out of the "
+                    "loss.",
     "numpy_round_trip": "fn turns a tensor into NumPy (.numpy(), np.* on a tensor) and "
                         "back; the tape cannot see through NumPy. Use the TensorFlow op "
                         "instead (tf.sin, tf.reduce_sum, ...).",
@@ -44,9 +63,8 @@ FIXES = {
                               "TensorFlow cannot differentiate through it. Replace it "
                               "with differentiable ops, or define one with "
                               "tf.custom_gradient.",
-    "unknown": "tapelab could not tell why. Common other causes: a cast to an integer "
-               "dtype inside fn, or a value computed outside the tape. Try "
-               "tape.gradient on intermediate results to find where the path breaks.",
+    "unknown": "tapelab could not prove why. Try tape.gradient on intermediate "
+               "results to find where the path breaks.",
 }
 
 
@@ -81,80 +99,162 @@ def _as_raw(x):
         return tf.convert_to_tensor(x)  # e.g. an int tensor: explained as integer_dtype
 
 
-def _gradient(fn, sources, i, watch):
-    """The gradient of fn(*sources) for source i, on a default tape."""
-    with tf.GradientTape() as tape:
-        if watch:
+def _handle(x):
+    """The resource handle a traced fn captures when it reads variable ``x``."""
+    return (x.value if is_keras_variable(x) else x).handle
+
+
+def _gradients(fn, sources, watch=()):
+    """One run of fn on a persistent tape watching ``watch`` (positions).
+
+    Returns one entry per source: a gradient, None, or the LookupError raised.
+    """
+    with tf.GradientTape(persistent=True) as tape:
+        for i in watch:
             tape.watch(watchable(sources[i]))
         y = fn(*sources)
-    return tape.gradient(y, sources[i])
+    out = []
+    for source in sources:
+        try:
+            out.append(tape.gradient(y, source))
+        except LookupError as exc:
+            out.append(exc)
+    del tape
+    return out
 
 
-def _reach(target, source_tensor):
-    """(reached at all, reached without passing StopGradient), walking the graph back."""
-    def walk(stop_at_stop_gradient):
-        seen, todo = set(), [target]
-        while todo:
-            t = todo.pop()
-            if t.ref() in seen:
-                continue
-            seen.add(t.ref())
-            if t is source_tensor:
-                return True
-            if stop_at_stop_gradient and t.op.type in ("StopGradient", "PreventGradient"):
-                continue
-            todo.extend(t.op.inputs)
-        return False
-
-    return walk(False), walk(True)
+def _assignments(graph):
+    """{captured handle placeholder: [value tensors assigned to it]} in ``graph``."""
+    assigned = {}
+    for op in graph.get_operations():
+        if op.type in ("AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp"):
+            assigned.setdefault(op.inputs[0].ref(), []).append(op.inputs[1])
+    return assigned
 
 
-def _graph_cause(fn, sources, i):
-    """Trace fn and classify source i as not_connected / stop_gradient / numpy / unknown."""
-    specs = [tf.TensorSpec(s.shape, s.dtype) for s in sources]
+def _reaches(outputs, node, assigned, through_assign, through_stop, through_int):
+    """Whether a walk back from ``outputs`` reaches ``node``, with these edges allowed."""
+    seen, todo = set(), list(outputs)
+    while todo:
+        t = todo.pop()
+        if t.ref() in seen:
+            continue
+        seen.add(t.ref())
+        if t is node:
+            return True
+        if not through_int and (t.dtype.is_integer or t.dtype == tf.bool):
+            continue  # integers carry no gradient
+        if not through_stop and t.op.type in ("StopGradient", "PreventGradient"):
+            continue
+        todo.extend(t.op.inputs)
+        if through_assign:
+            todo.extend(assigned.get(t.ref(), []))
+    return False
+
+
+def _trace(fn, sources, positions):
+    """Trace fn with the tensor sources as placeholders and variables captured.
+
+    Returns ``(concrete function, {position: graph node of that source})``, or
+    ``(None, cause, reason)`` when the trace fails.
+    """
+    tensors = [i for i in positions if not is_variable(sources[i])]
+    specs = [tf.TensorSpec(sources[i].shape, sources[i].dtype) for i in tensors]
 
     def traced(*args):
-        return fn(*args)
+        merged = list(sources)
+        for i, arg in zip(tensors, args):
+            merged[i] = arg
+        return fn(*merged)
 
     try:
         concrete = tf.function(traced).get_concrete_function(*specs)
-    except (AttributeError, NotImplementedError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure to trace: report it, never crash
+        text = " ".join(str(exc).split())
+        first = text if len(text) <= 160 else text[:157] + "..."
         if "numpy" in str(exc).lower():
-            return "numpy_round_trip"
-        return "unknown"
-    outputs = [t for t in tf.nest.flatten(concrete.structured_outputs)
-               if isinstance(t, tf.Tensor)]
-    placeholder = concrete.graph.inputs[i]
-    reached = [_reach(out, placeholder) for out in outputs]
-    if not any(r[0] for r in reached):
-        return "not_connected"
-    if not any(r[1] for r in reached):
-        return "stop_gradient"
-    return "unknown"
+            return None, "numpy_round_trip", ""
+        return None, "unknown", f"Tracing fn with tf.function failed ({type(exc).__name__}: {first[:160]})."
+    nodes = dict(zip(tensors, concrete.graph.inputs))
+    captured = {id(external): internal for external, internal in concrete.graph.captures}
+    for i in positions:
+        if is_variable(sources[i]):
+            nodes[i] = captured.get(id(_handle(sources[i])))
+    return concrete, nodes
 
 
-def _diagnose(fn, sources, i):
-    source = sources[i]
-    dtype = tf.as_dtype(source.dtype)
-    if not (dtype.is_floating or dtype.is_complex):
-        return "integer_dtype", f"it has dtype {dtype.name}."
-    try:
-        grad = _gradient(fn, sources, i, watch=True)
-    except LookupError as exc:
-        return "no_gradient_registered", f"TensorFlow said: {str(exc).splitlines()[0]}"
-    if grad is not None:
-        if is_variable(source):
-            return "non_trainable_variable", f"variable {source.name!r} has trainable=False."
-        return "not_watched", "with tape.watch it gets a gradient."
-    cause = _graph_cause(fn, sources, i)
-    return cause, ""
+def _graph_causes(fn, sources, positions):
+    """{position: (cause, detail)} from one trace of fn and a walk per source."""
+    traced = _trace(fn, sources, positions)
+    if traced[0] is None:
+        return {i: traced[1:] for i in positions}
+    concrete, nodes = traced
+    outputs = [t for t in tf.nest.flatten(concrete.structured_outputs) if isinstance(t, tf.Tensor)]
+    assigned = _assignments(concrete.graph)
+    causes = {}
+    for i in positions:
+        node = nodes[i]
+        if node is None:  # a variable fn never reads
+            causes[i] = ("not_connected", "fn never reads this variable.")
+            continue
+        def reach(assign, stop, integer, node=node):
+            return _reaches(outputs, node, assigned, assign, stop, integer)
+        if not reach(True, True, True):
+            causes[i] = ("not_connected", "")
+        elif not reach(False, True, True):
+            causes[i] = ("variable_assign", "")
+        elif not reach(False, False, True):
+            causes[i] = ("stop_gradient", "")
+        elif not reach(False, False, False):
+            causes[i] = ("integer_path", "")
+        else:
+            causes[i] = ("unknown", ("A path of float tensors without stop_gradient leads "
+                         "from the source to the target, so an op on it may have a None "
+                         "gradient by definition (tf.round, tf.sign, comparisons)."))
+    return causes
+
+
+def _diagnose(fn, sources, missing):
+    """{position: (cause, detail)} for the sources whose gradient is None."""
+    causes, watch = {}, []
+    for i in missing:
+        dtype = tf.as_dtype(sources[i].dtype)
+        if not (dtype.is_floating or dtype.is_complex):
+            causes[i] = ("integer_dtype", f"it has dtype {dtype.name}.")
+        else:
+            watch.append(i)
+    if not watch:
+        return causes
+    watched = _gradients(fn, sources, watch)
+    rest = []
+    for i in watch:
+        grad = watched[i]
+        if isinstance(grad, LookupError):
+            causes[i] = ("no_gradient_registered",
+                         f"TensorFlow said: {str(grad).splitlines()[0]}")
+        elif grad is not None and is_variable(sources[i]):
+            causes[i] = ("non_trainable_variable",
+                         f"variable {sources[i].name!r} has trainable=False.")
+        elif grad is not None:
+            causes[i] = ("not_watched", "with tape.watch it gets a gradient.")
+        else:
+            rest.append(i)
+    if rest:
+        causes.update(_graph_causes(fn, sources, rest))
+    return causes
 
 
 def explain_none(fn, *sources):
     """Explain every None gradient of ``fn(*sources)`` under a plain tape.
 
+    ``fn`` runs once when every gradient exists; otherwise at most twice more
+    (once with the sources watched) and one ``tf.function`` trace. So ``fn``
+    must not have side effects that matter. A cause is reported only when an
+    experiment proves it; otherwise the cause is ``unknown``, with the reason.
+
     Args:
-      fn: the function you differentiate; it returns the target tensor.
+      fn: the function you differentiate; it returns the target tensor. It may
+        use the sources through its arguments or, for variables, by closure.
       *sources: what you differentiate with respect to, exactly as you would
         pass them to ``tape.gradient`` (numbers become float32 tensors).
 
@@ -172,15 +272,15 @@ def explain_none(fn, *sources):
     No None gradients: every source gets a gradient.
     """
     sources = tuple(_as_raw(s) for s in sources)
+    first = _gradients(fn, sources)
+    causes = {i: ("no_gradient_registered", f"TensorFlow said: {str(g).splitlines()[0]}")
+              for i, g in enumerate(first) if isinstance(g, LookupError)}
+    missing = [i for i, g in enumerate(first) if g is None]
+    if missing:
+        causes.update(_diagnose(fn, sources, missing))
     findings = Findings()
-    for i in range(len(sources)):
-        try:
-            grad = _gradient(fn, sources, i, watch=False)
-        except LookupError:
-            grad = None
-        if grad is not None:
-            continue
-        cause, detail = _diagnose(fn, sources, i)
+    for i in sorted(causes):
+        cause, detail = causes[i]
         message = " ".join(part for part in (detail, FIXES[cause]) if part)
         findings.append(Finding(i, cause, message))
     return findings

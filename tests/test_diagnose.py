@@ -108,3 +108,105 @@ def test_findings_print_well_and_carry_the_fix():
     assert set(FIXES) >= {"not_watched", "integer_dtype", "non_trainable_variable",
                           "not_connected", "stop_gradient", "numpy_round_trip",
                           "no_gradient_registered", "unknown"}
+
+
+# --- never a wrong cause: the right one, or unknown ---------------------------
+
+
+def small_model():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")])
+
+
+def test_model_variables_used_by_closure_are_walked_to():
+    m, x = small_model(), tf.ones((4, 3))
+    fn = lambda *w: tf.reduce_sum(tf.stop_gradient(m(x)))
+    assert raw_gradient_is_none(fn, *m.trainable_variables)
+    assert causes(fn, *m.trainable_variables) == [(0, "stop_gradient"), (1, "stop_gradient")]
+    assert causes(lambda *w: tf.reduce_sum(m(x)), *m.trainable_variables) == []
+
+
+def test_a_variable_fn_never_reads_is_not_connected():
+    used, other = tf.Variable(1.0), tf.Variable(2.0)
+    (finding,) = explain_none(lambda a, b: used * 3.0, used, other)
+    assert (finding.source, finding.cause) == (1, "not_connected")
+    assert finding.message.startswith("fn never reads this variable.")
+
+
+def test_round_is_unknown_not_a_wrong_cause():
+    v = tf.Variable(1.3)
+    fn = lambda a: tf.round(a) * 2.0
+    assert raw_gradient_is_none(fn, v)
+    (finding,) = explain_none(fn, v)
+    assert finding.cause == "unknown" and "tf.round" in finding.message
+
+
+def test_argmax_used_as_a_loss_is_an_integer_path():
+    v = tf.Variable([1.0, 3.0, 2.0])
+    fn = lambda a: tf.cast(tf.argmax(a), tf.float32)
+    assert raw_gradient_is_none(fn, v)
+    assert causes(fn, v) == [(0, "integer_path")]
+
+
+def test_a_value_stored_with_assign_is_a_variable_assign():
+    w = tf.Variable(0.0)
+    fn = lambda a: (w.assign(a * 2.0), w * 3.0)[1]
+    assert raw_gradient_is_none(fn, tf.Variable(2.0))
+    assert causes(fn, tf.Variable(2.0)) == [(0, "variable_assign")]
+    acc = tf.Variable(0.0)
+    fn_add = lambda a: (acc.assign_add(a), acc * 1.0)[1]
+    assert causes(fn_add, tf.Variable(1.0)) == [(0, "variable_assign")]
+
+
+def test_a_trace_that_fails_is_unknown_with_the_reason():
+    (finding,) = explain_none(lambda a: tf.Variable(a) * 2.0, tf.Variable(1.0))
+    assert finding.cause == "unknown"
+    assert "Tracing fn with tf.function failed (" in finding.message
+
+
+def counted(fn):
+    calls = []
+
+    def wrapper(*args):
+        calls.append("eager" if tf.executing_eagerly() else "trace")
+        return fn(*args)
+
+    return wrapper, calls
+
+
+def test_fn_runs_once_when_every_gradient_exists():
+    fn, calls = counted(lambda a, b: a * b)
+    assert causes(fn, tf.Variable(1.0), tf.Variable(2.0)) == []
+    assert calls == ["eager"]
+
+
+def test_fn_runs_twice_for_unwatched_tensors_and_is_traced_once_for_the_graph():
+    fn, calls = counted(lambda a, b: a * b)
+    assert causes(fn, tf.constant(1.0), tf.constant(2.0)) == [(0, "not_watched"),
+                                                               (1, "not_watched")]
+    assert calls == ["eager", "eager"]  # no trace needed
+    fn, calls = counted(lambda a, b, c: a * 3.0)
+    assert causes(fn, tf.Variable(1.0), tf.Variable(2.0), tf.constant(3.0)) == [
+        (1, "not_connected"), (2, "not_connected")]
+    assert calls == ["eager", "eager", "trace"]
+
+
+def test_the_issue_side_effect_example_runs_fn_twice_not_four_times():
+    acc = tf.Variable(0.0)
+
+    def fn(a, b):
+        acc.assign_add(10.0)
+        return a * b
+
+    explain_none(fn, tf.constant(1.0), tf.constant(2.0))
+    assert float(acc) == 20.0  # was 40 with one run per source and mode
+
+
+def test_keras_3_frozen_layer_message_says_its_variables_stay_watched():
+    assert "leaves the layer's variables watched" in FIXES["non_trainable_variable"]
+    m, x = small_model(), tf.ones((4, 3))
+    m.get_layer("d").trainable = False
+    # on Keras 3 a plain tape still gives a frozen layer's variables gradients
+    assert causes(lambda *w: tf.reduce_sum(m(x)), *m.get_layer("d").weights) == []
