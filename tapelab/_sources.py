@@ -47,12 +47,33 @@ def check_float(x, what):
         )
 
 
+def _number(x, what):
+    """A Python or NumPy scalar number as a float32 scalar, when float32 holds it exactly.
+
+    One rule for all numbers: floats, and integers that float32 holds exactly
+    (all up to 2**24 in size), become float32 scalars (3 -> 3.0); any other
+    integer raises, since float32 would round it (2**24 + 1 would come back as
+    16777216).
+    """
+    if isinstance(x, (numbers.Integral, np.integer)) and int(np.float32(int(x))) != int(x):
+        raise TypeError(
+            f"{what} is an integer that float32 cannot hold exactly, and a number "
+            f"source becomes float32. Received: {int(x)}. Pass a float64 tensor, e.g. "
+            f"tf.constant({int(x)}, tf.float64), or a float.")
+    if isinstance(x, np.floating):
+        return tf.constant(x)  # a NumPy float keeps its dtype, like an array
+    return tf.constant(float(x), dtype=tf.float32)  # 5 -> 5.0 (float32)
+
+
 def as_source(x, position=0):
     """Convert one differentiation source to a TF object.
 
-    Variables (``tf.Variable``, ``keras.Variable``) and float tensors pass
-    through unchanged; NumPy arrays become tensors of the same dtype; Python
-    numbers become float32 scalars. Integer and bool inputs raise TypeError.
+    Variables (``tf.Variable``, ``keras.Variable``), float tensors and float
+    ``tf.RaggedTensor``s pass through unchanged; NumPy arrays become tensors of
+    the same dtype; Python numbers and NumPy integer scalars become float32
+    scalars, integers only when float32 holds them exactly (all up to 2**24);
+    NumPy float scalars keep their dtype. Bool values, and integer arrays and tensors,
+    raise TypeError.
     """
     what = f"Source {position}"
     if isinstance(x, (bool, np.bool_)):
@@ -61,18 +82,19 @@ def as_source(x, position=0):
             f"with respect to bool values are not defined. Received: {x!r}. "
             "Pass a float instead, e.g. 1.0."
         )
-    if isinstance(x, numbers.Real) and not isinstance(x, np.generic):
-        return tf.constant(float(x), dtype=tf.float32)  # 5 -> 5.0 (float32)
-    if is_variable(x) or isinstance(x, tf.Tensor):
+    if isinstance(x, (numbers.Real, np.integer, np.floating)):
+        return _number(x, what)
+    if is_variable(x) or isinstance(x, (tf.Tensor, tf.RaggedTensor)):
         check_float(x, what)
         return x
     if isinstance(x, (np.ndarray, np.generic)):
         check_float(x, what)
         return tf.convert_to_tensor(x)
     raise TypeError(
-        f"{what} must be a tf.Variable, keras.Variable, tf.Tensor, NumPy array or "
-        f"Python number. Received: {_describe(x)}. Pass each source as its own "
-        "argument, or convert it first with tf.constant(...)."
+        f"{what} must be a tf.Variable, keras.Variable, tf.Tensor, tf.RaggedTensor, "
+        f"NumPy array or number. Received: {_describe(x)}. Pass each source as its own "
+        "argument, or convert it first with tf.constant(...) (tf.ragged.constant(...) "
+        "for rows of different lengths)."
     )
 
 
@@ -86,6 +108,22 @@ def as_sources(sources):
     return tuple(as_source(x, i) for i, x in enumerate(sources))
 
 
+def dense_only(sources, helper):
+    """Refuse ``tf.RaggedTensor`` sources where ``helper`` works on dense tensors only.
+
+    ``tape.gradient`` takes ragged sources (as ``value_and_gradient`` and ``grad``
+    do); ``tape.jacobian``, ``ForwardAccumulator`` and finite differences do not.
+    """
+    for i, x in enumerate(sources):
+        if isinstance(x, tf.RaggedTensor):
+            raise TypeError(
+                f"`{helper}` needs dense sources, as tape.jacobian and "
+                f"ForwardAccumulator do. Received: source {i}, a tf.RaggedTensor of "
+                f"shape {tuple(x.shape)}. Pass its flat_values and rebuild it inside "
+                "fn, e.g. tf.RaggedTensor.from_row_splits(values, r.row_splits).")
+    return sources
+
+
 def watchable(x):
     """What ``tf.GradientTape.watch`` accepts for ``x``.
 
@@ -96,7 +134,7 @@ def watchable(x):
     if is_keras_variable(x):
         check_float(x, "A watched variable")
         return x.value
-    if isinstance(x, (tf.Variable, tf.Tensor)):
+    if isinstance(x, (tf.Variable, tf.Tensor, tf.RaggedTensor)):
         check_float(x, "A watched tensor")
         return x
     raise TypeError(

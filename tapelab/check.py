@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from tapelab._sources import as_sources
+from tapelab._sources import as_sources, dense_only
 from tapelab.value_grad import value_and_gradient
 
 _SHOWN = 3  # non-finite elements named per source
@@ -99,7 +99,8 @@ def check_gradient(fn, *sources, delta=None):
       source 0 element (0,): tape nan, numerical 2.0...
       source 0 element (1,): tape nan, numerical 4.0...
     """
-    tensors = [tf.convert_to_tensor(s) for s in as_sources(sources)]
+    tensors = [tf.convert_to_tensor(s) for s in dense_only(as_sources(sources),
+                                                             "check_gradient")]
     _refuse(tensors)
     _, grads = value_and_gradient(fn, *tensors)
     grads = grads if isinstance(grads, tuple) else (grads,)

@@ -158,8 +158,8 @@ def _trace(fn, sources, positions):
     Returns ``(concrete function, {position: graph node of that source})``, or
     ``(None, cause, reason)`` when the trace fails.
     """
-    tensors = [i for i in positions if not is_variable(sources[i])]
-    specs = [tf.TensorSpec(sources[i].shape, sources[i].dtype) for i in tensors]
+    tensors = [i for i, x in enumerate(sources) if not is_variable(x)]
+    specs = [tf.type_spec_from_value(sources[i]) for i in tensors]
 
     def traced(*args):
         merged = list(sources)
@@ -175,7 +175,10 @@ def _trace(fn, sources, positions):
         if "numpy" in str(exc).lower():
             return None, "numpy_round_trip", ""
         return None, "unknown", f"Tracing fn with tf.function failed ({type(exc).__name__}: {first[:160]})."
-    nodes = dict(zip(tensors, concrete.graph.inputs))
+    nodes, inputs = {}, list(concrete.graph.inputs)
+    for i, spec in zip(tensors, specs):  # a ragged source has several placeholders
+        parts = [inputs.pop(0) for _ in tf.nest.flatten(spec, expand_composites=True)]
+        nodes[i] = next((p for p in parts if p.dtype.is_floating or p.dtype.is_complex), None)
     captured = {id(external): internal for external, internal in concrete.graph.captures}
     for i in positions:
         if is_variable(sources[i]):

@@ -136,7 +136,11 @@ def select_layers(model, layers):
       layers: a slice or index of ``model.layers``; a layer name, found at the top
         level or, if unique, at any depth; a path of names into nested models
         (``"base/Conv_1"``); a Layer object at any depth; or a sequence mixing
-        them. A nested model selected as a whole covers all its layers.
+        them. A nested model selected as a whole covers all its layers. A
+        selection is configuration, not data: inside ``tf.function``, close over
+        it (``tf.function(lambda x, y: fine_tune_step(model, slice(-3, None), ...))``)
+        rather than pass it as an argument, which TF cannot trace for a slice
+        ("Could not generate a generic TraceType for slice").
 
     Returns:
       A list of Layer objects without duplicates (a layer inside another

@@ -19,7 +19,7 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
-from tapelab._sources import as_source, as_sources, watchable
+from tapelab._sources import as_source, as_sources, dense_only, watchable
 from tapelab.value_grad import _record, value_and_gradient
 
 ZERO = tf.UnconnectedGradients.ZERO
@@ -116,7 +116,7 @@ def jvp(fn, primals, tangents):
             "`tangents` must hold one direction per primal. Received: "
             f"{len(primals)} primal(s) and {len(tangents)} tangent(s)."
         )
-    primals = as_sources(primals)
+    primals = dense_only(as_sources(primals), "jvp")
     tangents = tuple(_like(t, p, "tangent", i) for i, (p, t) in enumerate(zip(primals, tangents)))
     with tf.autodiff.ForwardAccumulator([watchable(p) for p in primals], list(tangents)) as acc:
         out = fn(*primals)
@@ -251,7 +251,7 @@ def jacobian(fn, *sources, mode="reverse"):
         raise ValueError(
             f"`mode` must be 'reverse' or 'forward'. Received: mode={mode!r}."
         )
-    sources = as_sources(sources)
+    sources = dense_only(as_sources(sources), "jacobian")
     result = _compiled(fn, ("jacobian", mode), _MODES[mode])(*sources)
     return result[0] if len(result) == 1 else result
 
@@ -267,7 +267,7 @@ def hessian(fn, x):
     >>> H.numpy().tolist()  # [[6 x0, 1], [1, 6 x1]]
     [[6.0, 1.0], [1.0, 12.0]]
     """
-    x = as_source(x)
+    (x,) = dense_only((as_source(x),), "hessian")
     return _compiled(fn, ("hessian",), lambda f, x: _reverse_jacobian(grad(f), x))(x)[0]
 
 
@@ -295,7 +295,7 @@ def hvp(fn, x, v):
     >>> hvp(f, tf.constant([1.0, 2.0]), tf.constant([1.0, 1.0])).numpy().tolist()
     [6.0, 12.0]
     """
-    x = as_source(x)
+    (x,) = dense_only((as_source(x),), "hvp")
     v = tf.convert_to_tensor(v, dtype=x.dtype)
     if v.shape != x.shape:
         raise ValueError(

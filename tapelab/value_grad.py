@@ -27,13 +27,17 @@ def value_and_gradient(fn, *sources):
     Args:
       fn: a function of ``len(sources)`` arguments returning a tensor. A
         non-scalar result is summed before differentiating, as in TF.
-      *sources: ``tf.Variable``, ``keras.Variable``, ``tf.Tensor``, NumPy
-        arrays or Python numbers (which become float32 tensors). Tensors and
-        arrays are watched automatically. Integer or bool sources raise
-        TypeError.
+      *sources: ``tf.Variable``, ``keras.Variable``, ``tf.Tensor``,
+        ``tf.RaggedTensor``, NumPy arrays or numbers. Numbers become float32
+        scalars (integers only when float32 holds them exactly, as it does
+        every integer up to 2**24; another raises TypeError). Tensors and
+        arrays are watched automatically. Integer or bool arrays and tensors raise TypeError. A
+        ``fn`` that needs a Python int (``range(n)``) should close over it
+        rather than take it as a source.
 
     Returns:
-      ``(value, gradient)``: ``value`` is what ``fn`` returned; ``gradient`` is
+      ``(value, gradient)``: ``value`` is what ``fn`` returned (a tensor, or a
+      ``tf.RaggedTensor``, summed as raw TF does); ``gradient`` is
       one tensor for one source, a tuple (in source order) for several. A
       source the value does not depend on gets None, as with raw TF.
 
@@ -42,7 +46,7 @@ def value_and_gradient(fn, *sources):
     (36.0, 12.0)
     """
     t, value, sources = _record(fn, sources, persistent=False)
-    if not isinstance(value, (tf.Tensor, tf.Variable)) and not is_variable(value):
+    if not isinstance(value, (tf.Tensor, tf.Variable, tf.RaggedTensor)) and not is_variable(value):
         raise TypeError(
             "`fn` must return a single tensor for value_and_gradient. Received: "
             f"{type(value).__name__}. For several targets (a dict, list or "

@@ -1,15 +1,38 @@
 """`tape()`: a tf.GradientTape that is already watching what you name."""
 
 import contextlib
+import warnings
 
 import tensorflow as tf
 
-from tapelab._sources import watchable
+from tapelab._sources import is_variable, watchable
 
 
-def watch_list(watch):
-    """Flatten a (nested) watch spec into the objects ``tape.watch`` accepts."""
-    return [watchable(x) for x in tf.nest.flatten(watch)]
+def _is_float(x):
+    dtype = tf.as_dtype(x.dtype)
+    return dtype.is_floating or dtype.is_complex
+
+
+def watch_list(watch, stacklevel=4):
+    """Flatten a (nested) watch spec into the objects ``tape.watch`` accepts.
+
+    In a list of several items, variables that are not floating point (a
+    Dropout layer's int64 seed state in ``model.variables``, a step counter)
+    are skipped with one warning that names them, as raw TF warns; a single
+    non-float item, or a non-float tensor, raises TypeError.
+    """
+    items = tf.nest.flatten(watch)
+    if len(items) > 1:
+        skipped = [x for x in items if is_variable(x) and not _is_float(x)]
+        if skipped:
+            names = ", ".join(f"{getattr(x, 'path', x.name)} ({tf.as_dtype(x.dtype).name})"
+                              for x in skipped)
+            warnings.warn(
+                f"tape(watch=...) skips {len(skipped)} variable(s) that are not floating "
+                f"point and so have no gradient: {names}.", UserWarning,
+                stacklevel=stacklevel)
+            items = [x for x in items if not any(x is y for y in skipped)]
+    return [watchable(x) for x in items]
 
 
 @contextlib.contextmanager
@@ -17,9 +40,11 @@ def tape(watch=(), only_watched=False, persistent=False):
     """Open a real ``tf.GradientTape`` that already watches ``watch``.
 
     Args:
-      watch: a tensor, ``tf.Variable`` or Keras 3 ``keras.Variable``, or a
-        nested list/tuple/dict of them. Keras variables are watched through
-        the ``tf.Variable`` they wrap, which raw ``tape.watch`` refuses.
+      watch: a tensor, ``tf.RaggedTensor``, ``tf.Variable`` or Keras 3
+        ``keras.Variable``, or a nested list/tuple/dict of them. Keras variables
+        are watched through the ``tf.Variable`` they wrap, which raw
+        ``tape.watch`` refuses. In a list, non-float variables (``model.variables``
+        holds Dropout's int64 seed state) are skipped with one warning.
       only_watched: if True, the tape records only what ``watch`` names
         (``watch_accessed_variables=False``); trainable variables used in the
         block are no longer watched automatically.

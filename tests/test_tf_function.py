@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import tapelab
@@ -67,3 +68,17 @@ def test_fine_tune_step_in_graph_mode_matches_eager():
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
     for before, w in zip(body_before, graph_model.get_layer("body").weights):
         assert before.tobytes() == w.numpy().tobytes()
+
+
+def test_a_slice_selection_works_by_closure_but_not_as_a_tf_function_argument():
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, name="a"),
+                          keras.layers.Dense(1, name="b")])
+    x, y = tf.ones((4, 2)), tf.zeros((4, 1))
+    opt = keras.optimizers.SGD(0.1)
+    step = tf.function(lambda x, y: tapelab.fine_tune_step(
+        m, slice(-1, None), keras.losses.MeanSquaredError(), x, y, opt))
+    assert float(step(x, y)) > 0  # the documented way: the slice is closed over
+    as_argument = tf.function(lambda layers: len(tapelab.trainable_variables(m, layers)))
+    with pytest.raises(TypeError, match="Could not generate a generic TraceType for slice"):
+        as_argument(slice(-1, None))
