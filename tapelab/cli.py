@@ -94,6 +94,8 @@ def cmd_check_claims(args):
     """Report every `# Output:` claim that its cell's stored output does not hold."""
     from pathlib import Path
 
+    import nbformat
+
     from tapelab.notebooks import claims
 
     paths = []
@@ -106,7 +108,16 @@ def cmd_check_claims(args):
             print(f"tapelab check-claims: no notebook at {p} (expected a .ipynb file or a "
                   "folder of them)", file=sys.stderr)
             return 2
-    found = [c for p in paths for c in claims(p)]
+    found = []
+    for p in paths:
+        try:
+            found += claims(p)
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError,
+                nbformat.ValidationError) as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            print(f"tapelab check-claims: {p}: not a valid notebook: {reason[:200]}",
+                  file=sys.stderr)
+            return 2
     bad = [c for c in found if not c.holds]
     for c in bad:
         actual = c.actual.strip() or "(no output)"

@@ -74,6 +74,21 @@ def test_missing_path_is_an_error():
     assert "no notebook at no/such.ipynb" in result.stderr
 
 
+@pytest.mark.parametrize("text, reason", [
+    ('{"cells": [', "Notebook does not appear to be JSON"),
+    ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}}', "cells"),
+    ("[1, 2]", ""),
+], ids=["truncated", "no-cells", "a-list"])
+def test_a_malformed_notebook_is_one_line_and_exit_2(tmp_path, text, reason):
+    path = tmp_path / "broken.ipynb"
+    path.write_text(text)
+    result = run_cli("check-claims", str(path))
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if "check-claims" in line]
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert f"{path}: not a valid notebook: " in lines[0] and reason in lines[0]
+
+
 def test_a_folder_is_searched_for_notebooks(tmp_path):
     notebook(tmp_path, "print(1)  # Output: 2", "1\n")
     result = run_cli("check-claims", str(tmp_path))
