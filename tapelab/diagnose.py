@@ -155,6 +155,10 @@ def _reaches(outputs, node, assigned, through_assign, through_stop, through_int)
 def _trace(fn, sources, positions):
     """Trace fn with the tensor sources as placeholders and variables captured.
 
+    Without autograph: the graph is fn's Python as the tape ran it, not a
+    conversion of its control flow (a Python ``if`` on a tensor then fails to
+    trace, and the cause is ``unknown``).
+
     Returns ``(concrete function, {position: graph node of that source})``, or
     ``(None, cause, reason)`` when the trace fails.
     """
@@ -168,7 +172,7 @@ def _trace(fn, sources, positions):
         return fn(*merged)
 
     try:
-        concrete = tf.function(traced).get_concrete_function(*specs)
+        concrete = tf.function(traced, autograph=False).get_concrete_function(*specs)
     except Exception as exc:  # noqa: BLE001 - any failure to trace: report it, never crash
         text = " ".join(str(exc).split())
         first = text if len(text) <= 160 else text[:157] + "..."
