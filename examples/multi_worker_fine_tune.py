@@ -15,6 +15,12 @@ Each worker builds the model and the optimizer under `strategy.scope()` and
 calls `fine_tune(..., strategy=strategy)` with the same data and seed; every
 global batch of `batch_size` examples is split across the workers, the
 gradients are summed over them, and every worker ends with the same weights.
+
+With `--resume`, the two workers first run 2 of the 3 epochs with a
+`checkpoint_dir` (as if the job stopped there), then two new workers resume
+from it; they end where the uninterrupted single process does. The chief
+(worker 0) writes the checkpoints; the other worker writes a private copy
+inside the folder; all workers read it, so it must be on a shared file system.
 """
 
 import argparse
@@ -38,7 +44,7 @@ def free_ports(n):
     return ports
 
 
-def train(strategy, out):
+def train(strategy, out, epochs=EPOCHS, checkpoint_dir=None):
     """Build, fine-tune the head, save the weights to ``out`` (an .npz file)."""
     import keras
     import numpy as np
@@ -60,19 +66,22 @@ def train(strategy, out):
     history = tapelab.fine_tune(
         model, ["neck", "head"], (x, y),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True), optimizer,
-        epochs=EPOCHS, batch_size=BATCH, seed=SEED, strategy=strategy, verbose=0)
-    np.savez(out, *[np.asarray(w) for w in model.weights], loss=np.array(history.history["loss"]))
-    print(f"{os.path.basename(out)}: losses {[round(v, 4) for v in history.history['loss']]}")
+        epochs=epochs, batch_size=BATCH, seed=SEED, strategy=strategy, verbose=0,
+        checkpoint_dir=checkpoint_dir)
+    np.savez(out, *[np.asarray(w) for w in model.weights], loss=np.array(history.history["loss"]),
+             initial_epoch=history.params["initial_epoch"])
+    print(f"{os.path.basename(out)}: losses {[round(v, 4) for v in history.history['loss']]}, "
+          f"{history.params['initial_epoch']} epoch(s) restored")
 
 
-def worker(index, ports, out):
+def worker(index, ports, out, epochs=EPOCHS, checkpoint_dir=None):
     os.environ["TF_CONFIG"] = json.dumps({
         "cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
         "task": {"type": "worker", "index": index},
     })
     import tensorflow as tf
 
-    train(tf.distribute.MultiWorkerMirroredStrategy(), out)
+    train(tf.distribute.MultiWorkerMirroredStrategy(), out, epochs, checkpoint_dir)
 
 
 def single(out):
@@ -81,16 +90,14 @@ def single(out):
     train(tf.distribute.get_strategy(), out)
 
 
-def launch(out_dir, timeout=300):
-    """Run two workers and one single process; return the three .npz paths."""
-    os.makedirs(out_dir, exist_ok=True)
+def _workers(out_dir, tag, epochs, checkpoint_dir, env, timeout):
+    """Run the two workers to the end; return their .npz paths."""
     ports = free_ports(2)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    env.pop("TF_CONFIG", None)
-    me = os.path.abspath(__file__)
-    outs = [os.path.join(out_dir, f"worker{i}.npz") for i in range(2)]
-    procs = [subprocess.Popen([sys.executable, me, "--worker", str(i), "--ports",
-                               ",".join(map(str, ports)), "--out", outs[i]], env=env)
+    outs = [os.path.join(out_dir, f"{tag}{i}.npz") for i in range(2)]
+    extra = ["--epochs", str(epochs)] + (["--checkpoint", checkpoint_dir] if checkpoint_dir else [])
+    procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker", str(i),
+                               "--ports", ",".join(map(str, ports)), "--out", outs[i], *extra],
+                              env=env)
              for i in range(2)]
     try:
         codes = [p.wait(timeout=timeout) for p in procs]
@@ -99,9 +106,22 @@ def launch(out_dir, timeout=300):
             p.kill()
     if any(codes):
         raise RuntimeError(f"a worker failed: exit codes {codes}")
+    return outs
+
+
+def launch(out_dir, timeout=300, resume=False):
+    """Two workers (with resume: stopped after 2 epochs, then resumed), then one
+    single process; return the .npz paths: worker 0, worker 1, single process."""
+    os.makedirs(out_dir, exist_ok=True)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop("TF_CONFIG", None)
+    checkpoint_dir = os.path.join(out_dir, "checkpoints") if resume else None
+    if resume:
+        _workers(out_dir, "stopped", EPOCHS - 1, checkpoint_dir, env, timeout)
+    outs = _workers(out_dir, "worker", EPOCHS, checkpoint_dir, env, timeout)
     ref = os.path.join(out_dir, "single.npz")
-    subprocess.run([sys.executable, me, "--single", "--out", ref], env=env, check=True,
-                   timeout=timeout)
+    subprocess.run([sys.executable, os.path.abspath(__file__), "--single", "--out", ref],
+                   env=env, check=True, timeout=timeout)
     return [*outs, ref]
 
 
@@ -110,7 +130,8 @@ def compare(paths):
     import numpy as np
 
     runs = [np.load(p) for p in paths]
-    return [max(float(np.abs(r[k] - runs[0][k]).max()) for k in runs[0].files) for r in runs[1:]]
+    weights = [k for k in runs[0].files if k.startswith("arr_")]
+    return [max(float(np.abs(r[k] - runs[0][k]).max()) for k in weights) for r in runs[1:]]
 
 
 def main():
@@ -119,13 +140,18 @@ def main():
     parser.add_argument("--ports")
     parser.add_argument("--single", action="store_true")
     parser.add_argument("--out", default="build/multi_worker")
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--checkpoint")
+    parser.add_argument("--resume", action="store_true",
+                        help="stop the workers after 2 epochs, then resume them")
     args = parser.parse_args()
     if args.worker is not None:
-        worker(args.worker, [int(p) for p in args.ports.split(",")], args.out)
+        worker(args.worker, [int(p) for p in args.ports.split(",")], args.out, args.epochs,
+               args.checkpoint)
     elif args.single:
         single(args.out)
     else:
-        paths = launch(args.out)
+        paths = launch(args.out, resume=args.resume)
         workers, ref = compare(paths)
         print(f"worker 1 vs worker 0: max |difference| {workers:.1e}")
         print(f"single process vs worker 0: max |difference| {ref:.1e}")

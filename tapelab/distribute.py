@@ -1,5 +1,7 @@
 """``fine_tune`` under a ``tf.distribute.Strategy``: checks, loss scaling, input splitting."""
 
+import os
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -77,3 +79,20 @@ def distribute(strategy, dataset):
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return strategy.experimental_distribute_dataset(dataset.with_options(options))
+
+
+def checkpoint_write_dir(strategy, directory):
+    """Where this process writes its checkpoints.
+
+    Saving is collective under a multi-worker strategy, so every worker saves;
+    the chief (task "chief", or worker 0) writes to ``directory``, the others to a
+    private folder inside it, which nobody reads. Every worker restores from
+    ``directory``, so it must be on a file system all workers share.
+    """
+    if not multi_worker(strategy):
+        return directory
+    resolver = strategy.cluster_resolver
+    kind, index = resolver.task_type, resolver.task_id
+    chief = kind == "chief" or (kind == "worker" and index == 0
+                                and "chief" not in resolver.cluster_spec().as_dict())
+    return directory if chief else os.path.join(str(directory), f".{kind}-{index}")

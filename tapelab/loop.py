@@ -16,7 +16,7 @@ import keras
 import tensorflow as tf
 
 from tapelab.batches import Epochs
-from tapelab.distribute import check_strategy, distribute, loss_factor, multi_worker
+from tapelab.distribute import check_strategy, checkpoint_write_dir, distribute, loss_factor
 from tapelab.features import cached_split
 from tapelab.finetune import _check_optimizer, frozen_except, train_step
 from tapelab.resume import Resume
@@ -110,8 +110,10 @@ def fine_tune(model, layers, data, loss_fn, optimizer, *, epochs=1, batch_size=3
     a later call with the same directory resumes after the last finished epoch,
     with the same ``(seed, epoch)`` orders, so an interrupted run ends where an
     uninterrupted one does. It refuses, before changing anything, a checkpoint
-    written for another model, selection or optimizer type. (Not yet with a
-    multi-worker strategy, where every worker would write: a ``ValueError``.)
+    written for another model, selection or optimizer type. With a
+    multi-worker strategy the chief writes ``checkpoint_dir`` (the other workers
+    write private copies inside it), and every worker resumes from it: it must be
+    on a file system they share.
 
     ``strategy`` splits each global batch across the replicas (``strategy.run``);
     each replica's loss is weighted by its share of the batch, so the summed
@@ -143,7 +145,9 @@ def fine_tune(model, layers, data, loss_fn, optimizer, *, epochs=1, batch_size=3
 
     Returns:
       A ``keras.callbacks.History``; ``history.history["loss"]`` is the mean loss of
-      each epoch (weighted by batch size, regularisation included), as ``fit`` returns.
+      each epoch (weighted by batch size, regularisation included), as ``fit`` returns,
+      restored epochs included; ``history.params["initial_epoch"]`` is the number
+      of epochs a checkpoint already held.
 
     >>> import keras, numpy as np
     >>> m = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, name="w")])
@@ -171,18 +175,14 @@ def fine_tune(model, layers, data, loss_fn, optimizer, *, epochs=1, batch_size=3
             optimizer.build(variables)
     resume = None
     if checkpoint_dir is not None:
-        if multi_worker(strategy):
-            raise ValueError(
-                "`checkpoint_dir` is not supported with a multi-worker strategy yet: "
-                "every worker would write the same files. Received: "
-                f"{type(strategy).__name__} with checkpoint_dir={checkpoint_dir!r}. Use "
-                "checkpoint_dir=None there, or one machine.")
-        resume = Resume(checkpoint_dir, model, optimizer, variables)
+        resume = Resume(checkpoint_dir, model, optimizer, variables,
+                        checkpoint_write_dir(strategy, checkpoint_dir))
     done, saved = resume.restore() if resume else (0, {})
 
     history = keras.callbacks.History()
     history.set_model(model)
-    history.set_params({"verbose": verbose, "epochs": epochs, "steps": batches.steps})
+    history.set_params({"verbose": verbose, "epochs": epochs, "steps": batches.steps,
+                        "initial_epoch": done})  # epochs restored from a checkpoint
     history.on_train_begin()
     for e, value in enumerate(saved.get("loss", [])):
         history.on_epoch_end(e, {"loss": value})

@@ -55,7 +55,7 @@ def _first_difference(saved, own, model):
 class Resume:
     """The checkpoint of one ``fine_tune`` run in ``directory``."""
 
-    def __init__(self, directory, model, optimizer, variables):
+    def __init__(self, directory, model, optimizer, variables, write_dir=None):
         self.directory = str(directory)
         self.model = model
         self.config = _describe(model, optimizer, variables)
@@ -68,7 +68,9 @@ class Resume:
             model_variables=list(model.variables),
             optimizer_variables=list(optimizer.variables),
             epoch=self.epoch, history=self.history, config=self.stamp)
-        self.manager = tf.train.CheckpointManager(checkpoint, self.directory, max_to_keep=2)
+        # a non-chief worker of a multi-worker run writes to a private folder
+        self.manager = tf.train.CheckpointManager(checkpoint, str(write_dir or directory),
+                                                  max_to_keep=2)
         self.checkpoint = checkpoint
 
     def _refuse(self, path, why):
@@ -85,7 +87,7 @@ class Resume:
         A checkpoint written for another model, selection or optimizer raises
         ``ValueError`` before any variable changes.
         """
-        path = self.manager.latest_checkpoint
+        path = tf.train.latest_checkpoint(self.directory)
         if path is None:
             return 0, {}
         try:

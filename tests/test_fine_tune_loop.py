@@ -144,7 +144,7 @@ def test_history_is_a_keras_history_of_epoch_means():
                   batch_size=16, verbose=0)
     assert isinstance(h, keras.callbacks.History)
     assert list(h.history) == ["loss"] and len(h.history["loss"]) == 2
-    assert h.params == {"verbose": 0, "epochs": 2, "steps": 4}
+    assert h.params == {"verbose": 0, "epochs": 2, "steps": 4, "initial_epoch": 0}
 
 
 def test_a_dataset_of_batches_equals_the_same_arrays_unshuffled():
@@ -254,6 +254,7 @@ def test_resume_continues_where_the_checkpoint_stopped(tmp_path):
                         verbose=0, checkpoint_dir=tmp_path)
     assert max_diff(a, c) < 1e-5
     assert resumed.history["loss"] == full.history["loss"] and resumed.epoch == [0, 1, 2, 3]
+    assert resumed.params["initial_epoch"] == 2
     again = fine_tune(model(), HEAD, (x, y), LOSS, keras.optimizers.Adam(0.01), epochs=4,
                       verbose=0, checkpoint_dir=tmp_path)  # all done: nothing to train
     assert again.history == full.history

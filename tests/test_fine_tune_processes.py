@@ -56,13 +56,30 @@ def test_mirrored_strategy_on_two_cpus_equals_one_device(tmp_path):
     assert "Received: strategy=None" in r["errors"]["no_strategy"]
 
 
-def test_two_multi_worker_processes_on_loopback_equal_one_process(tmp_path):
+def example():
     spec = importlib.util.spec_from_file_location(
         "multi_worker_fine_tune", HERE.parent / "examples" / "multi_worker_fine_tune.py")
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
-    paths = example.launch(str(tmp_path))
-    worker1, single = example.compare(paths)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_two_multi_worker_processes_on_loopback_equal_one_process(tmp_path):
+    mw = example()
+    paths = mw.launch(str(tmp_path))
+    worker1, single = mw.compare(paths)
     assert worker1 == 0.0  # the two workers hold identical weights
     assert single < 1e-5
-    assert len(np.load(paths[0])["loss"]) == example.EPOCHS
+    assert len(np.load(paths[0])["loss"]) == mw.EPOCHS
+
+
+def test_two_workers_stopped_then_resumed_from_the_chiefs_checkpoint(tmp_path):
+    mw = example()
+    paths = mw.launch(str(tmp_path), resume=True)
+    worker1, single = mw.compare(paths)
+    assert worker1 == 0.0 and single < 1e-5
+    for p in paths[:2]:
+        run = np.load(p)
+        assert int(run["initial_epoch"]) == mw.EPOCHS - 1  # resumed, not trained again
+        assert len(run["loss"]) == mw.EPOCHS
+    assert (tmp_path / "checkpoints" / f"ckpt-{mw.EPOCHS}.index").exists()  # the chief's
