@@ -86,7 +86,13 @@ def cmd_demo(args):
     print("  losses: " + " ".join(f"{loss:.3f}" for loss in losses))
     same = all(np.array_equal(a, b.numpy())
                for a, b in zip(body_before, model.get_layer("body").weights))
-    print(f"  body unchanged: {same}   (TF {tf.__version__})")
+    print(f"  body unchanged: {same}")
+
+    print("fine_tune on the same model, head only, 3 epochs (compiled, batches of 8)")
+    history = tapelab.fine_tune(model, ["head"], (x, y), loss_fn, opt, epochs=3,
+                                batch_size=8, verbose=0)
+    print("  epoch losses: " + " ".join(f"{v:.3f}" for v in history.history["loss"])
+          + f"   (TF {tf.__version__})")
     return 0
 
 
