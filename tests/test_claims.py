@@ -125,3 +125,13 @@ def test_cli_basics(args):
     assert result.returncode == 0
     assert ("tapelab 0.1.0" in result.stdout) if args == ["--version"] else (
         "check-claims" in result.stdout and "errata" in result.stdout)
+
+
+def test_demo_prints_real_numbers():
+    result = run_cli("demo")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "value = 36.0, gradient = 12.0" in out and "y: 6.0, z: 108.0" in out
+    assert "dy/dv = 8.0" in out and "body unchanged: True" in out
+    losses = [float(v) for v in out.split("epoch losses: ")[1].split("(")[0].split()]
+    assert len(losses) == 3 and losses[2] < losses[0]
