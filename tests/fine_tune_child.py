@@ -94,6 +94,15 @@ def mirrored(out):
         opt3 = keras.optimizers.Adam(0.01)
     h4 = tapelab.fine_tune(three, HEAD, (x, y), LOSS, opt3, epochs=3, batch_size=16,
                            strategy=strategy, verbose=0)  # the Loss object itself
+    # SGD too: Adam's step barely changes when every gradient doubles, SGD's doubles
+    sgd_one = model()
+    tapelab.fine_tune(sgd_one, HEAD, (x, y), LOSS, keras.optimizers.SGD(0.1), epochs=3,
+                      batch_size=16, verbose=0)
+    with strategy.scope():
+        sgd_two = model()
+        sgd_opt = keras.optimizers.SGD(0.1)
+    tapelab.fine_tune(sgd_two, HEAD, (x, y), lambda t, p: LOSS(t, p), sgd_opt, epochs=3,
+                      batch_size=16, strategy=strategy, verbose=0)
     errors = {}
     for name, call in {
         "outside_scope": lambda: tapelab.fine_tune(model(), HEAD, (x, y), LOSS,
@@ -110,6 +119,8 @@ def mirrored(out):
                         for a, b in zip(one.variables, two.variables)),
         "max_diff_loss_object": max(float(np.abs(a.numpy() - b.numpy()).max())
                                     for a, b in zip(one.variables, three.variables)),
+        "max_diff_sgd": max(float(np.abs(a.numpy() - b.numpy()).max())
+                            for a, b in zip(sgd_one.variables, sgd_two.variables)),
         "loss_one": h1.history["loss"], "loss_two": h2.history["loss"],
         "loss_fresh": h3.history["loss"], "loss_object": h4.history["loss"],
         "graph_calls": traces.count(False), "errors": errors,
