@@ -32,10 +32,10 @@ def _size(n):
     return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB"
 
 
-def _replica_step(forward, variables, loss_fn, optimizer, training, factor, x, y):
-    model = forward()  # a weak reference: the cache below must not keep the model alive
-    loss = tf.cast(train_step(model, model, variables, loss_fn, x, y, optimizer, training,
-                              factor), tf.float32)
+def _replica_step(forward_ref, variables, loss_fn, optimizer, training, factor, x, y):
+    forward = forward_ref()  # held weakly: the cache below must not keep the model alive
+    loss = tf.cast(train_step(forward, forward, variables, loss_fn, x, y, optimizer,
+                              training, factor), tf.float32)
     n = tf.cast(tf.shape(tf.nest.flatten(x)[0])[0], tf.float32)
     return loss * n, n
 
