@@ -36,10 +36,17 @@ def _describe(x):
     return f"{name} of dtype={dtype}, shape={tuple(shape) if shape is not None else '?'}"
 
 
+def is_float(x):
+    """True when ``x`` (a tensor, variable, array or dtype holder) has a floating or
+    complex dtype: the dtypes a tape differentiates."""
+    dtype = tf.as_dtype(x.dtype)
+    return dtype.is_floating or dtype.is_complex
+
+
 def check_float(x, what):
     """Raise TypeError unless ``x`` has a floating (or complex) dtype."""
-    dtype = tf.as_dtype(x.dtype)
-    if not (dtype.is_floating or dtype.is_complex):
+    if not is_float(x):
+        dtype = tf.as_dtype(x.dtype)
         raise TypeError(
             f"{what} must have a floating dtype to be differentiated; gradients "
             f"with respect to {dtype.name} values are not defined. Received: "

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from tapelab._sources import as_source, is_variable, watchable
+from tapelab._sources import as_source, is_float, is_variable, watchable
 from tapelab.graph_paths import graph_causes
 
 FIXES = {
@@ -123,9 +123,8 @@ def _diagnose(fn, sources, missing):
     """{position: (cause, detail)} for the sources whose gradient is None."""
     causes, watch = {}, []
     for i in missing:
-        dtype = tf.as_dtype(sources[i].dtype)
-        if not (dtype.is_floating or dtype.is_complex):
-            causes[i] = ("integer_dtype", f"it has dtype {dtype.name}.")
+        if not is_float(sources[i]):
+            causes[i] = ("integer_dtype", f"it has dtype {tf.as_dtype(sources[i].dtype).name}.")
         else:
             watch.append(i)
     if not watch:

@@ -14,7 +14,7 @@ allowed or not. What the walks find is proof of a cause:
 
 import tensorflow as tf
 
-from tapelab._sources import is_keras_variable, is_variable
+from tapelab._sources import is_float, is_keras_variable, is_variable
 
 
 def _handle(x):
@@ -81,7 +81,7 @@ def _trace(fn, sources, positions):
     nodes, inputs = {}, list(concrete.graph.inputs)
     for i, spec in zip(tensors, specs):  # a ragged source has several placeholders
         parts = [inputs.pop(0) for _ in tf.nest.flatten(spec, expand_composites=True)]
-        nodes[i] = next((p for p in parts if p.dtype.is_floating or p.dtype.is_complex), None)
+        nodes[i] = next((p for p in parts if is_float(p)), None)
     captured = {id(external): internal for external, internal in concrete.graph.captures}
     for i in positions:
         if is_variable(sources[i]):

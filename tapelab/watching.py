@@ -5,12 +5,7 @@ import warnings
 
 import tensorflow as tf
 
-from tapelab._sources import is_variable, watchable
-
-
-def _is_float(x):
-    dtype = tf.as_dtype(x.dtype)
-    return dtype.is_floating or dtype.is_complex
+from tapelab._sources import is_float, is_variable, watchable
 
 
 def watch_list(watch, stacklevel=4):
@@ -23,7 +18,7 @@ def watch_list(watch, stacklevel=4):
     """
     items = tf.nest.flatten(watch)
     if len(items) > 1:
-        skipped = [x for x in items if is_variable(x) and not _is_float(x)]
+        skipped = [x for x in items if is_variable(x) and not is_float(x)]
         if skipped:
             names = ", ".join(f"{getattr(x, 'path', x.name)} ({tf.as_dtype(x.dtype).name})"
                               for x in skipped)
