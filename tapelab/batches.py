@@ -46,12 +46,15 @@ def _arrays(data):
 
 
 def _check_dataset(data):
+    """The Dataset's number of batches (-1 or -2 when unknown), after checking it."""
     spec = data.element_spec
     if not (isinstance(spec, tuple) and len(spec) == 2):
         raise TypeError("A `data` Dataset must yield (x, y) batches. Received: elements "
                         f"with spec {spec}.")
-    if int(data.cardinality()) == 0:
+    card = int(data.cardinality())
+    if card == 0:
         raise ValueError("`data` must yield at least one batch. Received: an empty Dataset.")
+    return card
 
 
 class Epochs:
@@ -61,8 +64,7 @@ class Epochs:
         self.dataset = data if isinstance(data, tf.data.Dataset) else None
         self.shuffle, self.seed, self.batch_size = shuffle, seed, batch_size
         if self.dataset is not None:
-            _check_dataset(data)
-            card = int(data.cardinality())
+            card = _check_dataset(data)
             self.steps = card if card > 0 else None
         else:
             self.x, self.y, self.n = _arrays(data)

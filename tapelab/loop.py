@@ -191,7 +191,8 @@ def fine_tune(model, layers, data, loss_fn, optimizer, *, epochs=1, batch_size=3
             size = batches.cache(run_body)
             if verbose:
                 print(f"Cached the frozen body's features: {_size(size)}")
-        factor = loss_factor(strategy, loss_fn, forward, lambda: batches.epoch(done))
+        factor = (loss_factor(strategy, loss_fn, forward, lambda: batches.epoch(done))
+                  if done < epochs else 1)  # nothing left to train: no probe
         compiled = None
         for epoch in range(done, epochs):
             dataset = distribute(strategy, batches.epoch(epoch))

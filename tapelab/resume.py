@@ -37,17 +37,15 @@ def _first_difference(saved, own, model):
     if saved["optimizer"][0] != own["optimizer"][0]:
         return (f"it was written with optimizer {saved['optimizer'][0]}, this run has "
                 f"{own['optimizer'][0]}")
-    names = {"model": [v.path for v in model.variables]}
-    for key, a, b in (("model", saved["model"], own["model"]),
-                      ("selected", saved["selected"], own["selected"]),
-                      ("optimizer", saved["optimizer"][1], own["optimizer"][1])):
-        what = {"model": "model variables", "selected": "selected variables",
-                "optimizer": "optimizer variables"}[key]
+    paths = [v.path for v in model.variables]
+    for what, a, b in (("model variables", saved["model"], own["model"]),
+                       ("selected variables", saved["selected"], own["selected"]),
+                       ("optimizer variables", saved["optimizer"][1], own["optimizer"][1])):
         if len(a) != len(b):
             return f"it holds {len(a)} {what}, this run has {len(b)}"
         for i, (x, y) in enumerate(zip(a, b)):
             if x != y:
-                name = f" ({names[key][i]})" if key in names else ""
+                name = f" ({paths[i]})" if what == "model variables" else ""
                 return f"its {what} differ at #{i}{name}: {x} there, {y} here"
     return None
 
