@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.tapelab-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 NBVAL  := --nbval --nbval-current-env --nbval-cell-timeout=600 --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
-.PHONY: install test unit nbval claims run notebooks bench lint clean
+.PHONY: install test test-portable unit nbval claims run notebooks bench lint clean
 
 install: $(STAMP)
 
@@ -22,6 +22,16 @@ $(STAMP): pyproject.toml
 test: install
 	$(PY) -m pytest tests tapelab $(if $(NOTEBOOKS),$(NBVAL) $(NOTEBOOKS))
 	$(if $(NOTEBOOKS),$(VENV)/bin/tapelab check-claims $(NOTEBOOKS))
+
+## the same suite under other machine layouts: documented outputs and tests must not
+## depend on the thread count, oneDNN or the CPU's instruction set (see README)
+##   A: one intra-op thread, oneDNN off (a small CI runner; an ARM Mac, where TF has no oneDNN)
+##   B: six intra-op threads, oneDNN capped at AVX2 (a bigger machine without AVX-512)
+LAYOUT_A := TF_NUM_INTRAOP_THREADS=1 TF_ENABLE_ONEDNN_OPTS=0
+LAYOUT_B := TF_NUM_INTRAOP_THREADS=6 ONEDNN_MAX_CPU_ISA=AVX2
+test-portable: install
+	$(LAYOUT_A) $(PY) -m pytest tests tapelab $(if $(NOTEBOOKS),$(NBVAL) $(NOTEBOOKS))
+	$(if $(NOTEBOOKS),$(LAYOUT_B) $(PY) -m pytest $(NBVAL) $(NOTEBOOKS))
 
 unit: install
 	$(PY) -m pytest tests tapelab

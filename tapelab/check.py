@@ -58,11 +58,16 @@ def _refuse(tensors):
                 UserWarning, stacklevel=3)
 
 
+def _digits(value):
+    """A value to 6 significant digits: the rest of a finite difference is round-off."""
+    return float(f"{float(value):.6g}")
+
+
 def _non_finite(i, g, n):
     """Lines naming the first non-finite elements of source i."""
     bad = np.argwhere(~(np.isfinite(g) & np.isfinite(n)))
-    lines = [f"source {i} element {tuple(int(k) for k in idx)}: tape {float(g[tuple(idx)])}, "
-             f"numerical {float(n[tuple(idx)])}" for idx in bad[:_SHOWN]]
+    lines = [f"source {i} element {tuple(int(k) for k in idx)}: tape {_digits(g[tuple(idx)])}, "
+             f"numerical {_digits(n[tuple(idx)])}" for idx in bad[:_SHOWN]]
     if len(bad) > _SHOWN:
         lines.append(f"source {i}: {len(bad) - _SHOWN} more non-finite element(s)")
     return lines
@@ -96,8 +101,8 @@ def check_gradient(fn, *sources, delta=None):
     >>> broken = tf.custom_gradient(lambda a: (a * a, lambda dy: dy * np.nan))
     >>> print(check_gradient(broken, tf.constant([1.0, 2.0], tf.float64)))
     GradientCheck: max abs error nan, max rel error nan over 1 source(s) - NOT FINITE:
-      source 0 element (0,): tape nan, numerical 2.0...
-      source 0 element (1,): tape nan, numerical 4.0...
+      source 0 element (0,): tape nan, numerical 2.0
+      source 0 element (1,): tape nan, numerical 4.0
     """
     tensors = [tf.convert_to_tensor(s) for s in dense_only(as_sources(sources),
                                                              "check_gradient")]

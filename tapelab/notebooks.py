@@ -6,6 +6,11 @@ pytest (nbval) it does not. So we start kernels with fd capture off
 (``--IPKernelApp.capture_fd_output=False``): the C++ lines go to the terminal,
 never into a notebook, while Python-level stderr (warnings a cell teaches)
 is still recorded. Any absl line that slips through anyway is stripped.
+
+Stored outputs hold on every machine: a traceback keeps the frames of the
+notebook's own cells and its last line, not the library frames (their file
+paths name the machine that ran it), and :func:`below` prints a value that is
+round-off as a bound instead of its digits.
 """
 
 import io
@@ -33,8 +38,45 @@ def strip_tf_logs(text):
     return re.sub(r"\n{2,}", "\n", TF_LOG_LINE.sub("", text)).lstrip("\n")
 
 
+def below(value, bound):
+    """``value`` as a documented output that holds on every machine.
+
+    Round-off differs between CPUs, thread counts, oneDNN and GPUs, so a stored
+    output never shows its digits: a value whose size is under ``bound`` prints
+    as ``"below 1e-6"``. Any other value (NaN included) prints its own digits,
+    so the stored output stops matching and the reader sees the real number.
+
+    Args:
+      value: a Python or NumPy number (a difference, an error, a gradient).
+      bound: the bound to print, far above the round-off of the computation.
+
+    Returns:
+      ``"below <bound>"``, or the value and the bound it missed.
+
+    >>> below(2e-08, 1e-6), below(0.0, 1e-6), below(-3e-9, 1e-6)
+    ('below 1e-6', 'below 1e-6', 'below 1e-6')
+    >>> below(0.25, 1e-6)
+    '0.25 (not below 1e-6)'
+    """
+    mantissa, exponent = f"{bound:.0e}".split("e")
+    shown = f"{mantissa}e{int(exponent)}"
+    if abs(value) < bound:
+        return f"below {shown}"
+    return f"{float(value):.2g} (not below {shown})"
+
+
+# a traceback frame that names a file: "File /path/to/module.py:123, in name(...)"
+_FILE_FRAME = re.compile(r"^\s*File\s")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _cell_frames(traceback):
+    """A traceback without the frames of library files (their paths name the machine)."""
+    return [part for part in traceback if not _FILE_FRAME.match(_ANSI.sub("", part))]
+
+
 def clean_outputs(nb):
-    """Drop TF log lines from stderr outputs, and stderr outputs left empty."""
+    """Drop TF log lines from stderr, empty stderr outputs and library traceback frames."""
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
@@ -44,6 +86,8 @@ def clean_outputs(nb):
                 out["text"] = strip_tf_logs(out["text"])
                 if not out["text"].strip():
                     continue
+            if out.get("output_type") == "error":
+                out["traceback"] = _cell_frames(out.get("traceback", []))
             kept.append(out)
         cell["outputs"] = kept
     return nb

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tolerance import EXACT, FLOAT16, FLOAT32, FLOAT32_LONG, assert_variables_close
 
 from tapelab import fine_tune, fine_tune_step
 from tapelab.batches import order
@@ -48,11 +49,6 @@ def values(m):
     return [v.numpy() for v in m.variables]
 
 
-def max_diff(a, b):
-    return max(float(np.abs(np.asarray(u, "float64") - np.asarray(v, "float64")).max())
-               for u, v in zip(a.variables, b.variables))
-
-
 def by_steps(m, x, y, epochs, batch_size, optimizer, shuffle=False, seed=0):
     """The reference: fine_tune_step on each batch, and fit's epoch means."""
     means = []
@@ -73,8 +69,9 @@ def test_equals_fine_tune_step_batch_by_batch(shuffle):
     h = fine_tune(a, HEAD, (x, y), LOSS, keras.optimizers.Adam(0.01), epochs=3,
                   batch_size=16, shuffle=shuffle, seed=7, verbose=0)
     ref = by_steps(b, x, y, 3, 16, keras.optimizers.Adam(0.01), shuffle=shuffle, seed=7)
-    assert max_diff(a, b) < 1e-5
-    np.testing.assert_allclose(h.history["loss"], ref, rtol=1e-5)
+    # compiled against eager: the same math, but grappler may fuse or reorder ops
+    assert_variables_close(a, b, FLOAT32)
+    np.testing.assert_allclose(h.history["loss"], ref, **FLOAT32)
 
 
 def freeze_all_but(m, names):
@@ -93,8 +90,9 @@ def test_equals_keras_fit_with_the_other_layers_frozen(opt):
     freeze_all_but(b, HEAD)
     b.compile(make(), LOSS, jit_compile=False)
     hf = b.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0)
-    assert max_diff(a, b) < 1e-5
-    np.testing.assert_allclose(h.history["loss"], hf.history["loss"], rtol=1e-5)
+    # fit's own graph: the same math in another op order
+    assert_variables_close(a, b, FLOAT32)
+    np.testing.assert_allclose(h.history["loss"], hf.history["loss"], **FLOAT32)
     assert h.epoch == hf.epoch == [0, 1, 2]
 
 
@@ -111,8 +109,9 @@ def test_mixed_precision_equals_keras_fit():
         hf = b.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    assert max_diff(a, b) < 1e-3  # float16 activations
-    np.testing.assert_allclose(h.history["loss"], hf.history["loss"], rtol=1e-3)
+    # float16 activations: one rounding is 5e-4 of a value, whichever kernel ran it
+    assert_variables_close(a, b, FLOAT16)
+    np.testing.assert_allclose(h.history["loss"], hf.history["loss"], **FLOAT16)
 
 
 def test_traced_once_for_all_epochs_and_the_short_last_batch():
@@ -154,7 +153,7 @@ def test_a_dataset_of_batches_equals_the_same_arrays_unshuffled():
               shuffle=False, verbose=0)
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
     fine_tune(b, HEAD, ds, LOSS, keras.optimizers.Adam(0.01), epochs=2, verbose=0)
-    assert max_diff(a, b) < 1e-6
+    assert_variables_close(a, b, EXACT)  # the same compiled step on the same batches
 
 
 def test_verbose_1_shows_a_progress_bar_and_0_prints_nothing(capsys):
@@ -203,8 +202,9 @@ def test_cached_features_equal_the_uncached_run(source):
                    verbose=0, cache_features=True)
     hb = fine_tune(b, head, arg, LOSS, keras.optimizers.Adam(0.01), epochs=3, batch_size=16,
                    verbose=0)
-    assert max_diff(a, b) < 1e-4
-    np.testing.assert_allclose(ha.history["loss"], hb.history["loss"], rtol=1e-4)
+    # the body runs once on the whole input, not per batch: other sums, amplified by Adam
+    assert_variables_close(a, b, FLOAT32_LONG)
+    np.testing.assert_allclose(ha.history["loss"], hb.history["loss"], **FLOAT32_LONG)
 
 
 def test_cache_features_refuses_a_selection_that_is_not_a_head_before_any_change():
@@ -252,7 +252,8 @@ def test_resume_continues_where_the_checkpoint_stopped(tmp_path):
               checkpoint_dir=tmp_path)
     resumed = fine_tune(c, HEAD, (x, y), LOSS, keras.optimizers.Adam(0.01), epochs=4,
                         verbose=0, checkpoint_dir=tmp_path)
-    assert max_diff(a, c) < 1e-5
+    # the same compiled step from the same restored values: bit for bit
+    assert_variables_close(a, c, EXACT)
     assert resumed.history["loss"] == full.history["loss"] and resumed.epoch == [0, 1, 2, 3]
     assert resumed.params["initial_epoch"] == 2
     again = fine_tune(model(), HEAD, (x, y), LOSS, keras.optimizers.Adam(0.01), epochs=4,

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from tolerance import EXACT, FLOAT32, largest_allowed
 
 HERE = Path(__file__).parent
 CHILD = HERE / "fine_tune_child.py"
@@ -38,8 +39,8 @@ def test_killed_mid_epoch_then_rerun_ends_as_an_uninterrupted_run(tmp_path):
     child("resume", tmp_path / "fresh", tmp_path / "uninterrupted.npz")
     resumed, full = np.load(tmp_path / "resumed.npz"), np.load(tmp_path / "uninterrupted.npz")
     assert full.files == resumed.files and len(full.files) > 8  # seed counters included
-    for k in full.files:
-        np.testing.assert_allclose(resumed[k], full[k], atol=1e-5, err_msg=k)
+    for k in full.files:  # the same compiled step from the same restored values
+        np.testing.assert_allclose(resumed[k], full[k], err_msg=k, **EXACT)
     assert len(full["loss"]) == 4
 
 
@@ -47,9 +48,11 @@ def test_mirrored_strategy_on_two_cpus_equals_one_device(tmp_path):
     child("mirrored", tmp_path / "out.json")
     r = json.loads((tmp_path / "out.json").read_text())
     assert r["replicas"] == 2
-    assert r["max_diff"] < 1e-5 and r["max_diff_loss_object"] < 1e-5 and r["max_diff_sgd"] < 1e-5
-    np.testing.assert_allclose(r["loss_two"], r["loss_one"], rtol=1e-5)
-    np.testing.assert_allclose(r["loss_object"], r["loss_one"], rtol=1e-5)
+    # two replicas sum the gradients in another order than one device: float32 round-off
+    allowed = largest_allowed(FLOAT32)
+    assert max(r["max_diff"], r["max_diff_loss_object"], r["max_diff_sgd"]) < allowed, r
+    np.testing.assert_allclose(r["loss_two"], r["loss_one"], **FLOAT32)
+    np.testing.assert_allclose(r["loss_object"], r["loss_one"], **FLOAT32)
     assert r["loss_fresh"] == r["loss_one"]
     assert r["graph_calls"] == 2  # one trace, which runs loss_fn once per replica
     assert "must be built under `strategy.scope()`" in r["errors"]["outside_scope"]
@@ -68,8 +71,8 @@ def test_two_multi_worker_processes_on_loopback_equal_one_process(tmp_path):
     mw = example()
     paths = mw.launch(str(tmp_path))
     worker1, single = mw.compare(paths)
-    assert worker1 == 0.0  # the two workers hold identical weights
-    assert single < 1e-5
+    assert worker1 == 0.0  # the two workers hold identical weights: one all-reduce result
+    assert single < largest_allowed(FLOAT32)  # one process sums in another order
     assert len(np.load(paths[0])["loss"]) == mw.EPOCHS
 
 
@@ -77,7 +80,7 @@ def test_two_workers_stopped_then_resumed_from_the_chiefs_checkpoint(tmp_path):
     mw = example()
     paths = mw.launch(str(tmp_path), resume=True)
     worker1, single = mw.compare(paths)
-    assert worker1 == 0.0 and single < 1e-5
+    assert worker1 == 0.0 and single < largest_allowed(FLOAT32)
     for p in paths[:2]:
         run = np.load(p)
         assert int(run["initial_epoch"]) == mw.EPOCHS - 1  # resumed, not trained again

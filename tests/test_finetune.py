@@ -168,6 +168,7 @@ def test_loss_goes_down_over_a_few_steps():
     losses = [float(fine_tune_step(m, slice(-2, None), LOSS, x, y, opt, training=False))
               for _ in range(15)]
     assert losses[-1] < 0.8 * losses[0]
+    # a loss near 1 that stalls may move by float32 round-off (1e-7) in either direction
     assert all(b <= a + 1e-6 for a, b in itertools.pairwise(losses))
 
 

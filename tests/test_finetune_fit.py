@@ -4,13 +4,16 @@ Each case builds the same model twice from one seed. One copy is trained with
 `fine_tune_step`; on the other, the layers outside the selection get
 `trainable = False` (Keras's own recipe), then `compile` + `fit` on the same
 batch with `shuffle=False`. Every variable of the two models (weights, BatchNorm
-statistics, optimizer-independent seed counters) must agree to 1e-5.
+statistics, optimizer-independent seed counters) must agree within the tolerance
+of the arithmetic (tests/tolerance.py): FLOAT32 for float32 models, where fit's
+graph runs the same math in another op order, and FLOAT16 under mixed_float16.
 """
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tolerance import FLOAT16, FLOAT32, assert_variables_close
 
 from tapelab import fine_tune_step
 from tapelab.select import walk
@@ -62,15 +65,7 @@ def fit_reference(model, frozen, optimizer, x, y, steps, loss=LOSS):
     return model.fit(x, y, batch_size=len(x), epochs=steps, shuffle=False, verbose=0)
 
 
-def assert_same_variables(ours, keras_model, atol=1e-5):
-    assert len(ours.variables) == len(keras_model.variables)
-    for a, b in zip(ours.variables, keras_model.variables):
-        np.testing.assert_allclose(np.asarray(a.numpy(), "float64"),
-                                   np.asarray(b.numpy(), "float64"),
-                                   rtol=1e-5, atol=atol, err_msg=a.path)
-
-
-def run_both(make, selection, frozen, make_opt, steps=2, x_y=None, loss=LOSS):
+def run_both(make, selection, frozen, make_opt, steps=2, x_y=None, loss=LOSS, tolerance=FLOAT32):
     """`frozen(model)`: the layers Keras's recipe sets to trainable=False."""
     x, y = x_y or batch()
     ours, theirs = make(), make()
@@ -79,8 +74,8 @@ def run_both(make, selection, frozen, make_opt, steps=2, x_y=None, loss=LOSS):
     losses = [float(fine_tune_step(ours, selection, loss, x, y, opt)) for _ in range(steps)]
     assert flags(ours) == before  # the user's trainable flags are back
     history = fit_reference(theirs, frozen(theirs), make_opt(), x, y, steps, loss)
-    assert_same_variables(ours, theirs)
-    np.testing.assert_allclose(losses, history.history["loss"], rtol=1e-5)  # fit's loss too
+    assert_variables_close(ours, theirs, tolerance)
+    np.testing.assert_allclose(losses, history.history["loss"], **tolerance)  # fit's loss too
     return ours, losses
 
 
@@ -120,7 +115,7 @@ def test_regularisers_count_only_on_selected_layers_as_in_fit():
                                      training=False))
     data_only = float(LOSS(y, fresh(x, training=False)))
     assert head_l2 > 0.5 and body_l2 > 0.5 and losses[0] > head_l2
-    np.testing.assert_allclose(with_head, data_only + head_l2, rtol=1e-5)
+    np.testing.assert_allclose(with_head, data_only + head_l2, **FLOAT32)
 
 
 def test_frozen_weights_are_bit_identical_and_selected_batchnorm_trains():
@@ -155,7 +150,10 @@ def test_mixed_float16_with_loss_scale_optimizer_equals_fit(mixed_precision):
     def make_opt():
         return keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.1))
 
-    model, _ = run_both(lambda: mlp(drop_seed=2), SELECTED, frozen_body, make_opt, steps=2)
+    # float16 activations: fit and the tape round them in other orders, and which CPU
+    # kernel runs them changes the digits (4.9e-5 on an AVX-512 machine, updates of 0.1)
+    model, _ = run_both(lambda: mlp(drop_seed=2), SELECTED, frozen_body, make_opt, steps=2,
+                        tolerance=FLOAT16)
     assert model.get_layer("head").compute_dtype == "float16"
     # the update has fit's size, not 1/32768 of it
     fresh = mlp(drop_seed=2)
@@ -203,7 +201,7 @@ def test_nested_selection_by_path_equals_fit():
     base = theirs.get_layer("base")
     fit_reference(theirs, [base.get_layer("d1"), base.get_layer("bn1")],
                   keras.optimizers.SGD(0.1, momentum=0.9), x, y, steps=2)
-    assert_same_variables(ours, theirs)
+    assert_variables_close(ours, theirs, FLOAT32)
 
 
 def test_whole_nested_model_selected_by_name_equals_fit():
@@ -211,4 +209,4 @@ def test_whole_nested_model_selected_by_name_equals_fit():
     ours, theirs = nested(), nested()
     fine_tune_step(ours, ["base"], LOSS, x, y, keras.optimizers.Adam(0.01))
     fit_reference(theirs, [theirs.get_layer("head")], keras.optimizers.Adam(0.01), x, y, 1)
-    assert_same_variables(ours, theirs)
+    assert_variables_close(ours, theirs, FLOAT32)

@@ -1,6 +1,9 @@
 """The stored notebooks follow the project's rules (nbval checks their outputs)."""
 
 import re
+import socket
+import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -35,3 +38,85 @@ def test_notebook_rules(path):
     # seeds are set, and every # Output: claim holds
     assert "set_random_seed" in "".join(cells[i].source for i in code)
     assert all(c.holds for c in claims(path))
+
+
+# --- outputs that hold on every machine -------------------------------------------------------
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _machine_details():
+    """(what, pattern) pairs for text that names the machine that ran a notebook."""
+    home, root = Path.home(), Path(__file__).resolve().parent.parent
+    places = {str(root), str(home), tempfile.gettempdir(), sys.prefix, sys.base_prefix}
+    details = [(f"a path of this machine ({p})", re.compile(re.escape(p)))
+               for p in sorted(places) if len(p) > 1]
+    details += [
+        ("a file path", re.compile(r"(?:^|[\s'\"(])(?:~|/(?:home|root|tmp|usr|opt|var|Users))/")),
+        ("a file path", re.compile(r"site-packages|dist-packages|[A-Z]:\\\\")),
+        ("a PID", re.compile(r"\bpid\b\s*[=:]?\s*\d+|ipykernel_\d+", re.IGNORECASE)),
+        ("a timestamp", re.compile(r"\b\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\b\d\d:\d\d:\d\d\.\d+")),
+        ("a CPU or device name", re.compile(
+            r"Intel|AMD|Xeon|EPYC|Ryzen|NVIDIA|GeForce|Tesla|Apple M\d|/device:GPU|GPU:\d")),
+        ("a memory address", re.compile(r"0x[0-9a-fA-F]{6,}")),
+    ]
+    host = socket.gethostname()
+    if len(host) > 3:
+        details.append((f"this machine's name ({host})", re.compile(re.escape(host))))
+    return details
+
+
+def _stored_texts(cell):
+    """Every text a code cell stores: streams, text results, errors and their tracebacks."""
+    for out in cell.get("outputs", []):
+        yield out.get("text", "")
+        for kind, value in out.get("data", {}).items():
+            if kind.startswith("text/"):
+                yield value
+        yield str(out.get("evalue", ""))
+        yield "\n".join(_ANSI.sub("", part) for part in out.get("traceback", []))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_stored_outputs_name_nothing_of_the_machine_that_ran_them(path):
+    details = _machine_details()
+    found = []
+    for i, cell in enumerate(nbformat.read(path, as_version=4).cells, start=1):
+        for text in _stored_texts(cell) if cell.cell_type == "code" else ():
+            for what, pattern in details:
+                match = pattern.search(text)
+                if match:
+                    start = max(0, match.start() - 40)
+                    found.append(f"cell {i}: {what}: ...{text[start:match.end() + 40]!r}")
+    assert not found, f"{path.name} stores machine details:\n" + "\n".join(found)
+
+
+# a number in scientific notation below 1e-5, or a zero written as 0e+00: round-off digits
+# (a printed bound, "below 1e-6", is what the rule asks for)
+ROUND_OFF = re.compile(r"(?<!below )(?<![\w.])(?:\d(?:\.\d+)?e-(?:0[6-9]|[1-9]\d)|0(?:\.0+)?e[+-]00)\b")
+# small numbers whose digits are far above their round-off, each with the reason
+STABLE = {
+    ("09_autodiff_cookbook.ipynb", "1.9e-06"): "a float64 Newton-CG gradient norm, 1e10 times "
+                                               "its round-off (quadratic convergence)",
+}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_checked_outputs_print_bounds_not_round_off_digits(path):
+    """nbval compares these outputs on other CPUs, thread counts and GPUs (see README)."""
+    found = []
+    for i, cell in enumerate(nbformat.read(path, as_version=4).cells, start=1):
+        if cell.cell_type != "code" or "nbval-ignore-output" in cell.metadata.get("tags", []):
+            continue
+        for text in _stored_texts(cell):
+            found += [f"cell {i}: {m.group(0)!r}" for m in ROUND_OFF.finditer(text)
+                      if (path.name, m.group(0)) not in STABLE]
+    assert not found, (f"{path.name} prints round-off digits; print a bound "
+                       f"(tapelab.notebooks.below): " + ", ".join(found))
+
+
+def test_the_round_off_pattern_catches_what_it_must():
+    assert ROUND_OFF.findall("2e-08 1.7e-10 0.0e+00 0e+00 5.4e-14") == [
+        "2e-08", "1.7e-10", "0.0e+00", "0e+00", "5.4e-14"]
+    assert ROUND_OFF.findall("1.6e+00 1.1e-02 1.9e-05 below 1e-6 3.33e-01 tf.float64") == []
+    assert ROUND_OFF.findall("max |difference|: 4e-08, below 1e-12") == ["4e-08"]

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tolerance import FLOAT32, FLOAT32_LONG
 
 from tapelab import per_example_gradients, trainable_variables
 from tapelab.per_example import _COMPILED
@@ -41,7 +42,8 @@ def test_equals_a_loop_of_single_example_tapes(layers):
     want = loop(model, variables, x, y)
     assert [g.shape for g in got] == [(64, *v.shape) for v in variables]
     for g, w in zip(got, want):
-        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-5, atol=1e-6)
+        # pfor's batched kernels against one example at a time: other sums, float32
+        np.testing.assert_allclose(g.numpy(), w.numpy(), **FLOAT32)
 
 
 def test_the_mean_of_per_example_gradients_is_the_batch_gradient():
@@ -51,7 +53,8 @@ def test_the_mean_of_per_example_gradients_is_the_batch_gradient():
         loss = LOSS(y, model(x, training=False))
     for g, w in zip(per_example_gradients(model, ["out"], LOSS, x, y),
                     t.gradient(loss, variables)):
-        np.testing.assert_allclose(tf.reduce_mean(g, 0).numpy(), w.numpy(), rtol=1e-4, atol=1e-6)
+        # a mean over 64 float32 gradients, summed in another order than the batch loss
+        np.testing.assert_allclose(tf.reduce_mean(g, 0).numpy(), w.numpy(), **FLOAT32_LONG)
 
 
 def test_mismatched_batch_is_refused():
@@ -66,7 +69,7 @@ def test_inside_tf_function_and_without_retracing():
     eager = per_example_gradients(model, ["out"], LOSS, x, y)
     graph = tf.function(lambda x, y: per_example_gradients(model, ["out"], LOSS, x, y))(x, y)
     for a, b in zip(eager, graph):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(a.numpy(), b.numpy(), **FLOAT32)  # grappler may fuse ops
     for i in range(8):
         per_example_gradients(model, ["out"], LOSS, x + i, y)
     (compiled,) = [f for _, f in _COMPILED[model].values()]

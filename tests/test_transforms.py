@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from tolerance import FLOAT32, FLOAT64
 
 import tapelab
 from tapelab.transforms import hvp_forward_over_reverse
@@ -77,10 +78,12 @@ def test_jvp_of_sin_x_times_x():
     t = tf.constant([1.0, 2.0, -1.0])
     y, dy = tapelab.jvp(lambda x: tf.sin(x) * x, (X3,), (t,))
     x = X3.numpy()
-    np.testing.assert_allclose(y.numpy(), np.sin(x) * x, rtol=1e-6)
-    np.testing.assert_allclose(dy.numpy(), (np.sin(x) + x * np.cos(x)) * t.numpy(), rtol=1e-6)
+    # TF's float32 sin/cos against NumPy's: other implementations, a few ulp apart
+    np.testing.assert_allclose(y.numpy(), np.sin(x) * x, **FLOAT32)
+    np.testing.assert_allclose(dy.numpy(), (np.sin(x) + x * np.cos(x)) * t.numpy(), **FLOAT32)
     with tf.autodiff.ForwardAccumulator(X3, t) as acc:  # the raw version
         raw = tf.sin(X3) * X3
+    # the same element-wise ops in the same order: exact
     np.testing.assert_array_equal(dy.numpy(), acc.jvp(raw).numpy())
 
 
@@ -114,7 +117,7 @@ def test_vjp_matches_output_gradients_of_a_raw_tape():
     np.testing.assert_array_equal(dx.numpy(), rx.numpy())
     again = vjp_fn(tf.constant([0.0, 1.0]))  # callable more than once
     np.testing.assert_allclose(again[1].numpy(), (1 - np.tanh(X3.numpy()) ** 2) * [0.0, -1.0, 1.0],
-                               rtol=1e-6)
+                               **FLOAT32)  # TF's tanh against NumPy's
     with pytest.raises(ValueError, match=r"Received: cotangent 0 of shape \(3,\) for a primal "
                                          r"of shape \(2,\)"):
         vjp_fn(tf.ones(3))
@@ -137,8 +140,9 @@ def test_jacobian_forward_equals_reverse_equals_raw_tape():
     raw = [t.jacobian(out, s) for s in (X3, m)]
     assert [j.shape for j in reverse] == [(3, 3, 3), (3, 3, 2, 3)]
     for r, fw, rw in zip(reverse, forward, raw):
-        np.testing.assert_allclose(r.numpy(), rw.numpy(), rtol=1e-6)
-        np.testing.assert_allclose(fw.numpy(), rw.numpy(), rtol=1e-5, atol=1e-6)
+        # compiled pfor against the raw tape's, and forward against reverse mode: float32
+        np.testing.assert_allclose(r.numpy(), rw.numpy(), **FLOAT32)
+        np.testing.assert_allclose(fw.numpy(), rw.numpy(), **FLOAT32)
 
 
 def test_jacobian_of_x_squared_and_bad_mode():
@@ -150,7 +154,7 @@ def test_jacobian_of_x_squared_and_bad_mode():
 
 def test_hessian_analytic_and_against_nested_tapes():
     h = tapelab.hessian(cubic, X3)
-    np.testing.assert_allclose(h.numpy(), cubic_hessian(X3), rtol=1e-6)
+    np.testing.assert_allclose(h.numpy(), cubic_hessian(X3), **FLOAT32)  # against NumPy
     with tf.GradientTape() as outer:
         outer.watch(X3)
         with tf.GradientTape() as inner:
@@ -165,9 +169,10 @@ def test_hessian_analytic_and_against_nested_tapes():
 def test_hvp_both_nestings_equal_hessian_times_v():
     v = tf.constant([1.0, 2.0, -1.0])
     expected = cubic_hessian(X3) @ v.numpy()
-    np.testing.assert_allclose(tapelab.hvp(cubic, X3, v).numpy(), expected, rtol=1e-6)
+    # float32 products against NumPy's H @ v: other sums
+    np.testing.assert_allclose(tapelab.hvp(cubic, X3, v).numpy(), expected, **FLOAT32)
     np.testing.assert_allclose(hvp_forward_over_reverse(cubic, X3, v).numpy(), expected,
-                               rtol=1e-6)
+                               **FLOAT32)
     with pytest.raises(ValueError, match=r"`v` must have the shape of `x`\. Received: v of "
                                          r"shape \(2,\) and x of shape \(3,\)"):
         tapelab.hvp(cubic, X3, tf.ones(2))
@@ -189,7 +194,7 @@ def test_hvp_is_hessian_times_v_on_random_compositions(e1, e2, point, rnd):
     h = tapelab.hessian(f, x)
     assume(np.all(np.isfinite(h.numpy())))
     np.testing.assert_allclose(tapelab.hvp(f, x, v).numpy(), h.numpy() @ v.numpy(),
-                               rtol=1e-9, atol=1e-9, err_msg=f"{s1} * {s2}(roll x)")
+                               err_msg=f"{s1} * {s2}(roll x)", **FLOAT64)
 
 
 # --- graph mode and retracing -------------------------------------------------------------
@@ -205,7 +210,7 @@ def test_every_transform_inside_tf_function_equals_eager():
                 tapelab.hvp(cubic, x, v))
 
     for graph, eager in zip(tf.function(all_of_them)(X3, v), all_of_them(X3, v)):
-        np.testing.assert_allclose(graph.numpy(), eager.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(graph.numpy(), eager.numpy(), **FLOAT32)  # grappler
 
 
 @pytest.fixture
