@@ -11,9 +11,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 from bench_core import interleaved, row, start
+from references import hvp_forward_over_reverse
 
 import tapelab
-from tapelab.transforms import hvp_forward_over_reverse
 
 
 def hvp_rows(repeats):

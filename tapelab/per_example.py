@@ -5,16 +5,16 @@ import weakref
 
 import tensorflow as tf
 
-from tapelab.finetune import frozen_except
-from tapelab.select import resolve
+from tapelab._cache import CompileCache
+from tapelab.fine_tuning.select import resolve
+from tapelab.fine_tuning.step import frozen_except
 from tapelab.watching import tape
 
-# model -> {(selected variable ids, loss_fn id, training): (loss_fn, compiled fn)}
-_COMPILED = weakref.WeakKeyDictionary()
+COMPILED = CompileCache()  # per model: one entry per selection, loss_fn and training
 
 
-def _per_example(model_ref, selected, variables, loss_fn, training, x, y):
-    model = model_ref()  # held weakly: the cache must not keep the model alive
+def _per_example(model_ref, selection, loss_fn, training, x, y):
+    model, variables = model_ref(), selection.variables  # the cache holds the model weakly
 
     def one(example):  # example i's loss alone, as a batch of one
         xi, yi = example
@@ -22,17 +22,14 @@ def _per_example(model_ref, selected, variables, loss_fn, training, x, y):
             loss = loss_fn(yi[None], model(xi[None], training=training))
         return t.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
-    with frozen_except(model, selected, variables):  # fine_tune_step's semantics
+    with frozen_except(selection):  # fine_tune_step's semantics
         return tf.vectorized_map(one, (x, y))
 
 
-def _compile(model, selected, variables, loss_fn, training):
-    """The vectorised computation, as one tf.function per model, selection and loss.
-
-    A partial, not a closure: TF counts traces per code object, so closures for
-    several models would read as one function "retracing"."""
-    return tf.function(functools.partial(_per_example, weakref.ref(model), selected, variables,
-                                         loss_fn, training), reduce_retracing=True)
+def _compile(selection, loss_fn, training):
+    """The vectorised computation as one tf.function (a partial: see tapelab/_cache.py)."""
+    return tf.function(functools.partial(_per_example, weakref.ref(selection.model),
+                                         selection, loss_fn, training), reduce_retracing=True)
 
 
 def per_example_gradients(model, layers, loss_fn, x, y, training=False):
@@ -68,7 +65,7 @@ def per_example_gradients(model, layers, loss_fn, x, y, training=False):
     >>> kernel.numpy().ravel().tolist()  # d(w x)**2/dw = 2 x**2 w
     [2.0, 8.0]
     """
-    selected, variables = resolve(model, layers, stacklevel=3)
+    selection = resolve(model, layers, stacklevel=3)
     x, y = tf.convert_to_tensor(x), tf.convert_to_tensor(y)
     if x.shape.rank == 0 or y.shape.rank == 0 or (
             x.shape[0] is not None and y.shape[0] is not None and x.shape[0] != y.shape[0]):
@@ -76,8 +73,6 @@ def per_example_gradients(model, layers, loss_fn, x, y, training=False):
             "`x` and `y` must be batches with one target per example. Received: x of "
             f"shape {tuple(x.shape)} and y of shape {tuple(y.shape)}."
         )
-    key = (tuple(id(v) for v in variables), id(loss_fn), bool(training))
-    per_model = _COMPILED.setdefault(model, {})
-    if key not in per_model or per_model[key][0] is not loss_fn:
-        per_model[key] = (loss_fn, _compile(model, selected, variables, loss_fn, training))
-    return list(per_model[key][1](x, y))
+    compiled = COMPILED.get(model, (tuple(selection.variables), loss_fn, bool(training)),
+                            functools.partial(_compile, selection, loss_fn, training))
+    return list(compiled(x, y))

@@ -19,8 +19,10 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from tapelab._cache import CompileCache
 from tapelab._sources import as_source, as_sources, dense_only, watchable
-from tapelab.value_grad import _record, value_and_gradient
+from tapelab.value_grad import value_and_gradient
+from tapelab.watching import record
 
 ZERO = tf.UnconnectedGradients.ZERO
 
@@ -151,7 +153,7 @@ def vjp(fn, *primals):
     >>> [float(g) for g in vjp_fn(tf.constant(1.0))]  # (b, a)
     [3.0, 2.0]
     """
-    t, out, sources = _record(fn, primals, persistent=True)
+    t, out, sources = record(fn, primals, persistent=True)
     if not tf.is_tensor(out):
         raise TypeError(
             "`fn` must return a tensor for vjp. Received: "
@@ -170,10 +172,11 @@ def vjp(fn, *primals):
 #
 # tape.jacobian and tf.vectorized_map compile a tf.function on every eager call
 # (and TF warns "triggered tf.function retracing"). So, eagerly, we compile the
-# whole computation once per (fn, mode) and reuse it: same fn, same input
-# signature, no retrace. Inside a user's tf.function it simply runs inline.
+# whole computation once per fn, mode and what fn reads (tapelab/_cache.py: a
+# changed closure or global is a new trace, never a stale answer) and reuse it.
+# Inside a user's tf.function it simply runs inline.
 
-_COMPILED = weakref.WeakKeyDictionary()
+COMPILED = CompileCache()
 
 
 def _compiled(fn, key, impl):
@@ -181,14 +184,19 @@ def _compiled(fn, key, impl):
     if not tf.executing_eagerly():
         return functools.partial(impl, fn)  # inside the user's tf.function: inline
     try:
-        per_fn, ref = _COMPILED.setdefault(fn, {}), weakref.ref(fn)
-    except TypeError:  # fn cannot be weakly referenced: compile it, uncached
-        per_fn, ref = {}, (lambda: fn)
-    if key not in per_fn:  # the cache holds fn weakly: it goes when fn goes
-        # a partial, not a lambda: TF counts traces per code object, and all our
-        # lambdas would share one, so distinct fns would read as "retracing"
-        per_fn[key] = tf.function(functools.partial(_call, impl, ref), reduce_retracing=True)
-    return per_fn[key]
+        ref = weakref.ref(fn)
+    except TypeError:  # fn cannot be weakly referenced: compiled each call, uncached
+        ref = functools.partial(_identity, fn)
+    build = functools.partial(_build, impl, ref)
+    return COMPILED.get(fn, (key, fn), build)
+
+
+def _identity(value):
+    return value
+
+
+def _build(impl, ref):
+    return tf.function(functools.partial(_call, impl, ref), reduce_retracing=True)
 
 
 def _call(impl, ref, *args):
@@ -196,7 +204,7 @@ def _call(impl, ref, *args):
 
 
 def _reverse_jacobian(fn, *sources):
-    t, out, sources = _record(fn, sources, persistent=True)
+    t, out, sources = record(fn, sources, persistent=True)
     return tuple(t.jacobian(out, sources, unconnected_gradients=ZERO))
 
 
@@ -308,15 +316,3 @@ def hvp(fn, x, v):
 def _hvp(fn, x, v):
     _, vjp_fn = vjp(grad(fn), x)  # reverse over reverse: v @ H = H @ v
     return vjp_fn(v)[0]
-
-
-def hvp_forward_over_reverse(fn, x, v):
-    """``H(x) @ v`` as the jvp of the gradient (JAX's default); what :func:`hvp` was
-    measured against. Same arguments and result as :func:`hvp`.
-
-    >>> import tensorflow as tf
-    >>> f = lambda x: tf.reduce_sum(x**3)
-    >>> hvp_forward_over_reverse(f, tf.constant([1.0, 2.0]), tf.constant([1.0, 1.0])).numpy().tolist()
-    [6.0, 12.0]
-    """
-    return jvp(grad(fn), (x,), (v,))[1]

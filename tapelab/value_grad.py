@@ -2,23 +2,12 @@
 
 import tensorflow as tf
 
-from tapelab._sources import as_sources, is_variable
-from tapelab.watching import tape
+from tapelab._sources import is_variable
+from tapelab.watching import record
 
 
 def _one_or_tuple(grads):
     return grads[0] if len(grads) == 1 else tuple(grads)
-
-
-def _record(fn, sources, persistent):
-    """Run ``fn(*sources)`` on a tape watching the non-variable sources."""
-    sources = as_sources(sources)
-    # Variables are watched on access, as in raw TF (so a non-trainable one
-    # gives None, as it would there); tensors must be watched explicitly.
-    watched = [s for s in sources if not is_variable(s)]
-    with tape(watch=watched, persistent=persistent) as t:
-        out = fn(*sources)
-    return t, out, list(sources)
 
 
 def value_and_gradient(fn, *sources):
@@ -45,7 +34,7 @@ def value_and_gradient(fn, *sources):
     >>> float(value), float(grad)  # f(5) = 36, f'(x) = 2x + 2 = 12
     (36.0, 12.0)
     """
-    t, value, sources = _record(fn, sources, persistent=False)
+    t, value, sources = record(fn, sources, persistent=False)
     if not isinstance(value, (tf.Tensor, tf.Variable, tf.RaggedTensor)) and not is_variable(value):
         raise TypeError(
             "`fn` must return a single tensor for value_and_gradient. Received: "
@@ -72,7 +61,7 @@ def gradients(fn, *sources):
     >>> float(g["y"]), float(g["z"])  # 2x = 6, 4x**3 = 108
     (6.0, 108.0)
     """
-    t, targets, sources = _record(fn, sources, persistent=True)
+    t, targets, sources = record(fn, sources, persistent=True)
     try:
         if not isinstance(targets, (dict, list, tuple)):
             raise TypeError(

@@ -1,11 +1,13 @@
-"""`tape()`: a tf.GradientTape that is already watching what you name."""
+"""`tape()`: a tf.GradientTape that is already watching what you name; `record()`: a
+function run on such a tape, shared by ``value_and_gradient``, ``gradients`` and the
+transforms."""
 
 import contextlib
 import warnings
 
 import tensorflow as tf
 
-from tapelab._sources import is_float, is_variable, watchable
+from tapelab._sources import as_sources, is_float, is_variable, watchable
 
 
 def watch_list(watch, stacklevel=4):
@@ -62,3 +64,24 @@ def tape(watch=(), only_watched=False, persistent=False):
         if items:
             t.watch(items)
         yield t
+
+
+def record(fn, sources, persistent):
+    """Run ``fn(*sources)`` on a tape that watches the sources that are not variables.
+
+    Variables are watched on access, as in raw TF (so a non-trainable one gives
+    None, as it would there); tensors must be watched explicitly.
+
+    Args:
+      fn: a function of ``len(sources)`` arguments.
+      sources: the arguments, under tapelab's input rules (``_sources.as_sources``).
+      persistent: whether the tape may compute several gradients.
+
+    Returns:
+      ``(tape, fn's result, the sources as tensors or variables)``.
+    """
+    sources = as_sources(sources)
+    watched = [s for s in sources if not is_variable(s)]
+    with tape(watch=watched, persistent=persistent) as t:
+        out = fn(*sources)
+    return t, out, list(sources)

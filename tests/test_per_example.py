@@ -7,7 +7,7 @@ import tensorflow as tf
 from tolerance import FLOAT32, FLOAT32_LONG
 
 from tapelab import per_example_gradients, trainable_variables
-from tapelab.per_example import _COMPILED
+from tapelab.per_example import COMPILED
 
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -72,7 +72,7 @@ def test_inside_tf_function_and_without_retracing():
         np.testing.assert_allclose(a.numpy(), b.numpy(), **FLOAT32)  # grappler may fuse ops
     for i in range(8):
         per_example_gradients(model, ["out"], LOSS, x + i, y)
-    (compiled,) = [f for _, f in _COMPILED[model].values()]
+    (compiled,) = COMPILED.values(model)
     assert compiled.experimental_get_tracing_count() == 1
 
 
@@ -91,7 +91,7 @@ def test_the_compiled_cache_does_not_keep_the_model_alive():
     m = mlp()
     x, y = batch(8)
     per_example_gradients(m, ["out"], LOSS, x, y)
-    assert m in _COMPILED
+    assert COMPILED.entries(m) == 1
     ref = weakref.ref(m)
     del m
     gc.collect()

@@ -17,44 +17,41 @@ precision) and all gradients go to ONE ``apply_gradients`` call, as in
 """
 
 import contextlib
+from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tapelab.select import resolve, walk
+from tapelab import _keras_internals
+from tapelab.fine_tuning.distribute import replica_share
+from tapelab.fine_tuning.select import resolve
 from tapelab.watching import tape
 
 
 @contextlib.contextmanager
-def frozen_except(model, selected, variables):
-    """Inside the block, ``model`` trains as Keras would with only ``selected`` trainable.
+def frozen_except(selection):
+    """Inside the block, the model trains as Keras would with only the selection trainable.
 
-    Every layer outside the selected ones gets ``trainable=False`` (their
-    ancestors stay True, so ``model.losses`` still sees the selected weights);
-    inside a selected layer the user's flags are kept. On exit, every layer's
-    and every variable's ``trainable`` flag is exactly what it was, even if the
-    block raised.
+    Every layer outside the selected ones gets ``trainable=False`` (the layers
+    that hold a selected one stay True, so ``model.losses`` still sees the
+    selected weights); inside a selected layer the user's flags are kept. On
+    exit, every layer's and every variable's ``trainable`` flag is exactly what
+    it was, even if the block raised.
+
+    Args:
+      selection: a :class:`~tapelab.fine_tuning.select.Selection`.
     """
-    tree, paths = walk(model)
-    tree = [model, *tree]
-    paths[id(model)] = ""
-    inside = {paths[id(layer)] for layer in selected}
-    layer_flags = [(layer, layer.trainable) for layer in tree]
+    model = selection.model
+    layer_flags = [(layer, layer.trainable) for layer in [model, *selection.tree]]
     var_flags = [(v, v.trainable) for v in model.variables]
-    chosen = {id(v) for v in variables}
-
-    def wanted(layer, flag):
-        path = paths[id(layer)]
-        if any(path == p or path.startswith(p + "/") for p in inside):
-            return flag  # a selected layer, or inside one: as the user set it
-        return any(path == "" or p.startswith(path + "/") for p in inside)  # holds one
-
+    chosen = {id(v) for v in selection.variables}
     try:
-        # parents come before children in `tree`, so each child's own setting
-        # below overrides the recursive one its parent's setter made
+        # parents come before children, so each child's own setting below
+        # overrides the recursive one its parent's setter made; a selected layer,
+        # or one inside it, keeps the user's flag
         for layer, flag in layer_flags:
-            layer.trainable = wanted(layer, flag)
+            layer.trainable = flag if selection.covers(layer) else selection.holds(layer)
         for v, flag in var_flags:
             v.trainable = flag and id(v) in chosen
         yield
@@ -65,20 +62,20 @@ def frozen_except(model, selected, variables):
             v.trainable = flag
 
 
-def _check_optimizer(optimizer, variables, model):
+def check_optimizer(optimizer, variables, model):
     """Refuse an optimizer that was built for other variables, before any update."""
     if not hasattr(optimizer, "apply_gradients") or not hasattr(optimizer, "scale_loss"):
         raise TypeError(
             "`optimizer` must be a Keras 3 optimizer, e.g. keras.optimizers.SGD(0.01). "
             f"Received: {type(optimizer).__name__}."
         )
-    known = getattr(optimizer, "_trainable_variables_indices", None)
+    known = _keras_internals.optimizer_variable_keys(optimizer)
     if not getattr(optimizer, "built", False) or known is None:
         return
-    unknown = [v for v in variables if optimizer._var_key(v) not in known]
+    unknown = [v for v in variables if _keras_internals.optimizer_key(optimizer, v) not in known]
     if not unknown:
         return
-    own = {optimizer._var_key(v) for v in model.weights}
+    own = {_keras_internals.optimizer_key(optimizer, v) for v in model.weights}
     if not own.intersection(known):
         raise ValueError(
             "`optimizer` was already used to train another model, and a Keras 3 "
@@ -95,7 +92,7 @@ def _check_optimizer(optimizer, variables, model):
     )
 
 
-def _check_loss(loss):
+def check_loss(loss):
     """The loss must be a scalar float tensor that the tape can differentiate."""
     if not tf.is_tensor(loss) or isinstance(loss, keras.KerasTensor):
         kind = type(loss).__name__
@@ -127,12 +124,13 @@ def total_loss(model, loss):
     return keras.ops.sum([loss, *extra]) if extra else loss
 
 
-def _writable_state(model, selected):
+def _writable_state(selection):
     """What a forward pass may write: the selected layers' non-trainable weights
     (BatchNormalization statistics) and every random-seed counter."""
+    model = selection.model
     weights = {id(w) for w in model.weights}
     seeds = [v for v in model.variables if id(v) not in weights]  # seed generators
-    return [w for layer in selected for w in layer.non_trainable_weights] + seeds
+    return [w for layer in selection.layers for w in layer.non_trainable_weights] + seeds
 
 
 def fine_tune_step(model, layers, loss_fn, x, y, optimizer, training=True):
@@ -149,7 +147,7 @@ def fine_tune_step(model, layers, loss_fn, x, y, optimizer, training=True):
     weight outside the selection is bit-identical (random-seed counters, which
     are not weights, advance as in ``fit``). Bad input raises before anything
     changes. One step equals ``fit`` on the same batch, with the other layers
-    frozen (``tests/test_finetune_fit.py``).
+    frozen (``tests/test_step_fit.py``).
 
     Args:
       model: a built Keras model.
@@ -175,51 +173,58 @@ def fine_tune_step(model, layers, loss_fn, x, y, optimizer, training=True):
     >>> [round(v, 4) for v in losses]  # loss (w + b)**2; w, b <- w, b - 0.1 * 2(w + b)
     [0.25, 0.09, 0.0324]
     """
-    selected, variables = resolve(model, layers, stacklevel=3)
-    _check_optimizer(optimizer, variables, model)
-    state = _writable_state(model, selected) if tf.executing_eagerly() else []
+    selection = resolve(model, layers, stacklevel=3)
+    check_optimizer(optimizer, selection.variables, model)
+    state = _writable_state(selection) if tf.executing_eagerly() else []
     saved = [np.array(v.numpy(), copy=True) for v in state]
     try:
-        with frozen_except(model, selected, variables):
-            return train_step(model, model, variables, loss_fn, x, y, optimizer, training)
+        with frozen_except(selection):
+            return train_step(model, Step(selection.variables, loss_fn, optimizer, training),
+                              x, y)
     except BaseException:
         for v, value in zip(state, saved):  # undo what the forward pass wrote
             v.assign(value)
         raise
 
 
-def _replica_share(loss, x):
-    """This replica's share of the global batch's loss: ``loss * n_replica / n_global``.
+@dataclass(frozen=True)
+class Step:
+    """What one training step needs besides the model and the batch.
 
-    Summed over the replicas (``apply_gradients`` all-reduces the gradients with
-    SUM), the shares give the gradient of the mean over the global batch, even
-    when the replicas got unequal parts. With one replica it is ``loss``.
+    Attributes:
+      variables: the selected variables: the only ones watched and updated.
+      loss_fn: ``loss_fn(y_true, y_pred)``.
+      optimizer: the Keras optimizer; one ``apply_gradients`` call per step.
+      training: the mode of the selected layers.
+      loss_factor: multiplies ``loss_fn``'s value: under a strategy, Keras ``Loss``
+        objects divide theirs by the number of replicas, and this undoes it
+        (:func:`tapelab.fine_tuning.distribute.loss_factor`).
     """
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return loss
-    n = tf.cast(tf.shape(tf.nest.flatten(x)[0])[0], loss.dtype)
-    return loss * n / context.all_reduce(tf.distribute.ReduceOp.SUM, n)
+
+    variables: list
+    loss_fn: object
+    optimizer: object
+    training: bool = True
+    loss_factor: int = 1
 
 
-def train_step(forward, loss_model, variables, loss_fn, x, y, optimizer, training,
-               loss_factor=1):
+def train_step(forward, step, x, y):
     """THE step, shared by ``fine_tune_step`` (eager) and ``fine_tune`` (compiled).
 
     Call it with the model already frozen outside the selection
-    (:func:`frozen_except`). ``forward`` maps the batch to predictions: the model,
-    or its head on cached features; ``loss_model`` holds the regularisers
-    (``loss_model.losses``); ``loss_factor`` multiplies ``loss_fn``'s value (under
-    a strategy, Keras ``Loss`` objects divide theirs by the number of replicas).
-    Returns the unscaled loss, before the update.
+    (:func:`frozen_except`). ``forward`` maps the batch to predictions and holds
+    the regularisers (``forward.losses``): the model, or its head on cached
+    features. ``step`` is a :class:`Step`. Returns the unscaled loss, before the
+    update.
     """
+    variables, optimizer = step.variables, step.optimizer
     with tape(watch=variables, only_watched=True) as t:
-        loss = loss_fn(y, forward(x, training=training))
-        _check_loss(loss)
-        if loss_factor != 1:  # undo Keras's 1/replicas (see fine_tune's _loss_factor)
-            loss = loss * tf.cast(loss_factor, loss.dtype)
-        loss = total_loss(loss_model, loss)
-        scaled = optimizer.scale_loss(_replica_share(loss, x))
+        loss = step.loss_fn(y, forward(x, training=step.training))
+        check_loss(loss)
+        if step.loss_factor != 1:  # undo Keras's 1/replicas
+            loss = loss * tf.cast(step.loss_factor, loss.dtype)
+        loss = total_loss(forward, loss)
+        scaled = optimizer.scale_loss(replica_share(loss, x))
     grads = t.gradient(scaled, variables)
     missing = [v.path for v, g in zip(variables, grads) if g is None]
     if missing:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tapelab.diagnose import FIXES, explain_none
+from tapelab.diagnose.explain import FIXES, explain_none
 
 
 def causes(fn, *sources):

@@ -16,7 +16,7 @@ import tensorflow as tf
 from tolerance import FLOAT16, FLOAT32, assert_variables_close
 
 from tapelab import fine_tune_step
-from tapelab.select import walk
+from tapelab.fine_tuning.select import walk
 
 pytestmark = pytest.mark.filterwarnings("ignore::tapelab.SelectionWarning")  # Dropout selected
 

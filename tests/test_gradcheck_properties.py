@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tapelab import value_and_gradient
-from tapelab.check import GradientCheck, check_gradient
+from tapelab.diagnose.gradcheck import GradientCheck, check_gradient
 
 # an expression is (tf function, analytic derivative as a NumPy function, text)
 X = (lambda x: x, lambda x: np.ones_like(x), "x")

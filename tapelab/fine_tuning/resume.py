@@ -17,7 +17,7 @@ FORMAT = "tapelab.fine_tune/1"
 _CONFIG_KEY = "config/.ATTRIBUTES/VARIABLE_VALUE"
 
 
-def _describe(model, optimizer, variables):
+def _signature(model, optimizer, variables):
     """What a checkpoint must match: shapes and dtypes, in order (paths hold
     auto-numbered names, which differ between two builds of one model)."""
     where = {id(v): i for i, v in enumerate(model.variables)}
@@ -53,10 +53,11 @@ def _first_difference(saved, own, model):
 class Resume:
     """The checkpoint of one ``fine_tune`` run in ``directory``."""
 
-    def __init__(self, directory, model, optimizer, variables, write_dir=None):
+    def __init__(self, directory, selection, optimizer, write_dir=None):
+        model = selection.model
         self.directory = str(directory)
         self.model = model
-        self.config = _describe(model, optimizer, variables)
+        self.config = _signature(model, optimizer, selection.variables)
         self.owned = list(model.variables) + list(optimizer.variables)
         with tf.init_scope():
             self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)

@@ -1,4 +1,13 @@
-"""``fine_tune`` under a ``tf.distribute.Strategy``: checks, loss scaling, input splitting."""
+"""``fine_tune`` under a ``tf.distribute.Strategy``: checks, input splitting, and all of
+the weighting of the loss across replicas.
+
+Weighting, in one place: each replica's loss is multiplied by its share of the
+global batch (:func:`replica_share`), after undoing Keras's own division by the
+number of replicas where ``loss_fn`` does that (:func:`loss_factor`); the summed
+gradients are then those of the global mean, as on one device. The step's
+epoch-mean bookkeeping (:func:`replica_step`, :func:`global_step`) sums losses
+times batch sizes across the replicas.
+"""
 
 import os
 
@@ -6,10 +15,41 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tapelab import _keras_internals
+
 
 def multi_worker(strategy):
     """Whether ``strategy`` spans several worker processes (MultiWorkerMirroredStrategy)."""
-    return bool(getattr(strategy.extended, "_in_multi_worker_mode", lambda: False)())
+    return _keras_internals.in_multi_worker_mode(strategy)
+
+
+def replica_share(loss, x):
+    """This replica's share of the global batch's loss: ``loss * n_replica / n_global``.
+
+    Summed over the replicas (``apply_gradients`` all-reduces the gradients with
+    SUM), the shares give the gradient of the mean over the global batch, even
+    when the replicas got unequal parts. With one replica it is ``loss``.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return loss
+    n = tf.cast(tf.shape(tf.nest.flatten(x)[0])[0], loss.dtype)
+    return loss * n / context.all_reduce(tf.distribute.ReduceOp.SUM, n)
+
+
+def replica_step(train, x, y):
+    """On one replica: ``train(x, y)`` (the step), and its loss times its batch size."""
+    loss = tf.cast(train(x, y), tf.float32)
+    n = tf.cast(tf.shape(tf.nest.flatten(x)[0])[0], tf.float32)
+    return loss * n, n
+
+
+def global_step(strategy, replica, x, y):
+    """One global batch: ``strategy.run`` splits it; the sums of loss x size and size
+    come back reduced over the replicas."""
+    total, n = strategy.run(replica, args=(x, y))
+    sum_ = tf.distribute.ReduceOp.SUM
+    return strategy.reduce(sum_, total, axis=None), strategy.reduce(sum_, n, axis=None)
 
 
 def check_strategy(strategy, model, variables, optimizer):
@@ -34,7 +74,7 @@ def check_strategy(strategy, model, variables, optimizer):
             f"on every replica. Received: {len(outside)} selected variable(s) created "
             f"outside it, e.g. {outside[0]}. Create the model and the optimizer inside "
             "`with strategy.scope():`.")
-    if getattr(optimizer, "_distribution_strategy", strategy) is not strategy:
+    if _keras_internals.optimizer_strategy(optimizer, strategy) is not strategy:
         raise ValueError("`optimizer` must be created under `strategy.scope()`. Received: "
                          "an optimizer created outside it. Create it inside "
                          "`with strategy.scope():`.")

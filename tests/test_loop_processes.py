@@ -13,7 +13,7 @@ import numpy as np
 from tolerance import EXACT, FLOAT32, largest_allowed
 
 HERE = Path(__file__).parent
-CHILD = HERE / "fine_tune_child.py"
+CHILD = HERE / "loop_child.py"
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
 
 

@@ -16,16 +16,18 @@ refuses it, naming that layer.
 """
 
 import functools
-import weakref
 
 import keras
 import tensorflow as tf
 
+from tapelab import _keras_internals
+from tapelab._cache import CompileCache
+
 
 def _graph(model):
     """The functional graph behind ``model`` (a Sequential keeps one inside)."""
-    graph = getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else model
-    if graph is None or not hasattr(graph, "_nodes_by_depth"):
+    graph = _keras_internals.functional_graph(model)
+    if graph is None:
         raise ValueError(
             "`cache_features=True` needs a functional or Sequential model, whose layer "
             "graph says which layers come before the selection. Received: model "
@@ -35,21 +37,20 @@ def _graph(model):
     return graph
 
 
-def _role(layer, selected):
+def _role(layer, selection, chosen):
     """'selected', 'contains' (a nested model holding a selected layer) or 'frozen'."""
-    if id(layer) in selected:
+    if id(layer) in chosen:
         return "selected"
-    inner = {id(sub) for sub in layer._flatten_layers(include_self=False)}
-    return "contains" if inner & selected.keys() else "frozen"
+    return "contains" if selection.holds(layer) else "frozen"
 
 
-def split_head(model, selected):
-    """Cut ``model`` where the selected head starts.
+def split_head(selection):
+    """Cut the selection's model where the selected head starts.
 
     Args:
-      model: a built functional or Sequential Keras model.
-      selected: the selected layers (from :func:`tapelab.select.resolve`); each
-        must be a layer of ``model`` itself (top level) or hold only selected ones.
+      selection: a :class:`~tapelab.fine_tuning.select.Selection` of a built
+        functional or Sequential model; each selected layer must be a layer of the
+        model itself (top level) or hold only selected ones.
 
     Returns:
       ``(body, head)``: two ``keras.Model`` objects sharing ``model``'s layers, with
@@ -58,15 +59,17 @@ def split_head(model, selected):
     Raises:
       ValueError: if the selection is not a head, naming the layer that breaks it.
     """
+    model = selection.model
     graph = _graph(model)
-    chosen = {id(layer): layer for layer in selected}
+    chosen = {id(layer) for layer in selection.layers}
     after = {}  # id(KerasTensor) -> the selected layer it depends on
-    nodes = [node for depth in sorted(graph._nodes_by_depth, reverse=True)
-             for node in graph._nodes_by_depth[depth] if node.operation and not node.is_input]
+    by_depth = _keras_internals.nodes_by_depth(graph)
+    nodes = [node for depth in sorted(by_depth, reverse=True)
+             for node in by_depth[depth] if node.operation and not node.is_input]
     head_nodes = []
     for node in nodes:
         layer = node.operation
-        role = _role(layer, chosen)
+        role = _role(layer, selection, chosen)
         source = next((after[id(t)] for t in node.input_tensors if id(t) in after), None)
         if role == "frozen" and source is None:
             continue
@@ -109,22 +112,23 @@ def compiled_body(body):
     return tf.function(functools.partial(_infer, body), reduce_retracing=True)
 
 
-_SPLITS = weakref.WeakKeyDictionary()  # model -> (selected ids, (body, head, compiled body))
+SPLITS = CompileCache(size=2)  # per model: (body, head, compiled body) per selection
 
 
-def cached_split(model, selected):
+def _split(selection):
+    body, head = split_head(selection)
+    return body, head, compiled_body(body)
+
+
+def cached_split(selection):
     """``split_head`` and ``compiled_body``, reused while model and selection stay the same.
 
     A new ``fine_tune`` call on the same head then does not trace the body again.
     The cached objects hold the model's layers, never the model itself, so the
     model can still be freed.
     """
-    key = tuple(id(layer) for layer in selected)
-    hit = _SPLITS.get(model)
-    if hit is None or hit[0] != key:
-        body, head = split_head(model, selected)
-        hit = _SPLITS[model] = (key, (body, head, compiled_body(body)))
-    return hit[1]
+    return SPLITS.get(selection.model, (tuple(selection.layers),),
+                      functools.partial(_split, selection))
 
 
 def nbytes(features):

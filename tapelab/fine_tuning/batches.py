@@ -10,7 +10,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from tapelab.features import nbytes
+from tapelab.fine_tuning.features import nbytes
 
 
 def order(n, seed, epoch, shuffle=True):
@@ -57,7 +57,7 @@ def _check_dataset(data):
     return card
 
 
-class Epochs:
+class Batches:
     """The batches of each epoch, from arrays (shuffled by ``(seed, epoch)``) or a Dataset."""
 
     def __init__(self, data, batch_size, shuffle, seed):

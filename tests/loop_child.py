@@ -1,7 +1,7 @@
 """Child processes for test_fine_tune_processes.py (run as a script, never imported by pytest).
 
-    python fine_tune_child.py resume CKPT_DIR OUT.npz [KILL_AT_STEP]
-    python fine_tune_child.py mirrored OUT.json
+    python loop_child.py resume CKPT_DIR OUT.npz [KILL_AT_STEP]
+    python loop_child.py mirrored OUT.json
 """
 
 import functools

@@ -2,12 +2,16 @@
 
 A selection names layers by slice or index (of the top-level ``model.layers``),
 by name or path of names (``"base/Conv_1"``, any depth), or by Layer object
-(any depth). Every helper that trains "some layers" resolves it here.
+(any depth). Every helper that trains "some layers" resolves it here, once per
+call, into a :class:`Selection` that it passes on.
 """
 
 import difflib
 import numbers
 import warnings
+import weakref
+
+from tapelab import _keras_internals
 
 
 class SelectionWarning(UserWarning):
@@ -27,7 +31,15 @@ def children(layer):
     layers = getattr(layer, "layers", None)
     if isinstance(layers, list):
         return layers
-    return list(layer._flatten_layers(include_self=False, recursive=False))
+    return _keras_internals.sub_layers(layer)
+
+
+def within(path, prefix):
+    """Whether the layer at ``path`` is the one at ``prefix`` or nested inside it.
+
+    THE nesting rule: paths are names from the model down (``"base/block/conv"``).
+    """
+    return path == prefix or path.startswith(prefix + "/")
 
 
 def walk(model):
@@ -152,6 +164,11 @@ def select_layers(model, layers):
     >>> [layer.name for layer in select_layers(m, ["b", 0])]
     ['a', 'b']
     """
+    return _choose(model, layers)[0]
+
+
+def _choose(model, layers):
+    """``(selected layers, tree, paths)``: :func:`select_layers` and the walk it made."""
     if not isinstance(getattr(model, "layers", None), list):
         raise TypeError(
             f"`model` must be a Keras model with a `.layers` list. Received: "
@@ -177,9 +194,15 @@ def select_layers(model, layers):
             f"({len(children(model))} layers). Received: {layers!r}. Select at least "
             "one layer."
         )
+    return _outermost(chosen, tree, paths), tree, paths
+
+
+def _outermost(chosen, tree, paths):
+    """``chosen`` in model order, without the layers nested inside another chosen one."""
     chosen_paths = {paths[id(layer)] for layer in chosen}
     return [layer for layer in tree if paths[id(layer)] in chosen_paths
-            and not any(paths[id(layer)].startswith(p + "/") for p in chosen_paths)]
+            and not any(p != paths[id(layer)] and within(paths[id(layer)], p)
+                        for p in chosen_paths)]
 
 
 def _why_not_trainable(layer):
@@ -203,13 +226,56 @@ def check_built(model, selected):
         )
 
 
-def resolve(model, layers, stacklevel=3):
-    """``(selected layers, their trainable variables)``; what the public helpers share.
+class Selection:
+    """A layer selection resolved once, with the one walk of the model it took.
 
-    ``stacklevel`` makes a :class:`SelectionWarning` point at the user's line:
-    3 when the caller of ``resolve`` is the function the user called.
+    Every fine-tuning helper resolves its ``layers`` argument into one of these
+    (:func:`resolve`) and passes it on, so the layer tree is walked once per call
+    and "is this layer inside a selected one" is answered in one place.
+
+    Attributes:
+      model: the model (held weakly: a compiled step that keeps its selection must
+        not keep the model alive).
+      layers: the selected layers, parents before children, in model order (a
+        layer inside another selected one is covered by it, not listed).
+      variables: their trainable variables, flat, without duplicates, in model order.
+      tree: every layer under ``model`` once, parents before children.
+      paths: ``{id(layer): "a/b/c"}``, the path of names from ``model`` to each layer.
     """
-    selected = select_layers(model, layers)
+
+    def __init__(self, model, layers, variables, tree, paths):
+        self._model = weakref.ref(model)
+        self.layers, self.variables, self.tree, self.paths = layers, variables, tree, paths
+        self._selected = [paths[id(layer)] for layer in layers]
+
+    @property
+    def model(self):
+        return self._model()
+
+    def _path(self, layer):
+        return "" if layer is self.model else self.paths[id(layer)]
+
+    def covers(self, layer):
+        """Whether ``layer`` is selected, or nested inside a selected layer."""
+        path = self._path(layer)
+        return layer is not self.model and any(within(path, p) for p in self._selected)
+
+    def holds(self, layer):
+        """Whether ``layer`` holds a selected layer without being covered: the model
+        itself, or a nested model with a selected layer inside."""
+        path = self._path(layer)
+        return not self.covers(layer) and (
+            layer is self.model or any(within(p, path) for p in self._selected))
+
+
+def resolve(model, layers, stacklevel=3):
+    """Resolve ``layers`` once into a :class:`Selection`; what the public helpers share.
+
+    Raises before any change: an unbuilt model, a selection with no trainable
+    variable. ``stacklevel`` makes a :class:`SelectionWarning` point at the
+    user's line: 3 when the caller of ``resolve`` is the function the user called.
+    """
+    selected, tree, paths = _choose(model, layers)
     check_built(model, selected)
     variables, seen, idle = [], set(), []
     for layer in selected:
@@ -235,7 +301,7 @@ def resolve(model, layers, stacklevel=3):
             SelectionWarning,
             stacklevel=stacklevel,
         )
-    return selected, variables
+    return Selection(model, selected, variables, tree, paths)
 
 
 def trainable_variables(model, layers):
@@ -258,4 +324,4 @@ def trainable_variables(model, layers):
     >>> [v.path for v in trainable_variables(m, slice(-1, None))]
     ['m/b/kernel', 'm/b/bias']
     """
-    return resolve(model, layers, stacklevel=3)[1]
+    return resolve(model, layers, stacklevel=3).variables

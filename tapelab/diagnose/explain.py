@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from tapelab._sources import as_source, is_float, is_variable, watchable
-from tapelab.graph_paths import graph_causes
+from tapelab.diagnose.graph_paths import graph_causes
 
 FIXES = {
     "integer_dtype": "Gradients are only defined for floating dtypes. Cast the source "

@@ -1,6 +1,6 @@
 """`fine_tune`: the compiled epoch loop around `fine_tune_step`'s one step.
 
-Every batch runs :func:`tapelab.finetune.train_step`, the same function that
+Every batch runs :func:`tapelab.fine_tuning.step.train_step`, the same function that
 ``fine_tune_step`` runs eagerly, here inside one ``tf.function``, traced once and
 kept for later calls with the same arguments. Around it: the epoch's batches
 (``batches.py``, shuffled by ``(seed, epoch)``), the epoch-mean loss in a real
@@ -15,12 +15,20 @@ import weakref
 import keras
 import tensorflow as tf
 
-from tapelab.batches import Epochs
-from tapelab.distribute import check_strategy, checkpoint_write_dir, distribute, loss_factor
-from tapelab.features import cached_split
-from tapelab.finetune import _check_optimizer, frozen_except, train_step
-from tapelab.resume import Resume
-from tapelab.select import resolve, walk
+from tapelab._cache import CompileCache
+from tapelab.fine_tuning.batches import Batches
+from tapelab.fine_tuning.distribute import (
+    check_strategy,
+    checkpoint_write_dir,
+    distribute,
+    global_step,
+    loss_factor,
+    replica_step,
+)
+from tapelab.fine_tuning.features import cached_split
+from tapelab.fine_tuning.resume import Resume
+from tapelab.fine_tuning.select import resolve
+from tapelab.fine_tuning.step import Step, check_optimizer, frozen_except, train_step
 
 
 def _check_int(value, name, low):
@@ -32,59 +40,33 @@ def _size(n):
     return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB"
 
 
-def _replica_step(forward_ref, variables, loss_fn, optimizer, training, factor, x, y):
-    forward = forward_ref()  # held weakly: the cache below must not keep the model alive
-    loss = tf.cast(train_step(forward, forward, variables, loss_fn, x, y, optimizer,
-                              training, factor), tf.float32)
-    n = tf.cast(tf.shape(tf.nest.flatten(x)[0])[0], tf.float32)
-    return loss * n, n
+def _train(forward_ref, step, x, y):
+    return train_step(forward_ref(), step, x, y)  # forward held weakly: it may be the model
 
 
-def _step(strategy, replica_step, x, y):
-    """One global batch: ``strategy.run`` splits it, the sums come back reduced."""
-    total, n = strategy.run(replica_step, args=(x, y))
-    sum_ = tf.distribute.ReduceOp.SUM
-    return strategy.reduce(sum_, total, axis=None), strategy.reduce(sum_, n, axis=None)
+def _build_step(forward, step, strategy, spec):
+    """The step as one ``tf.function`` (partials: see tapelab/_cache.py)."""
+    replica = functools.partial(replica_step, functools.partial(_train, weakref.ref(forward), step))
+    return tf.function(functools.partial(global_step, strategy, replica), input_signature=spec)
 
 
-_STEPS = weakref.WeakKeyDictionary()  # model -> its last 4 (key, objects, compiled step)
+STEPS = CompileCache(size=4)  # per model
 
 
-def _same_loss(a, b):
-    """The same object, or two Keras ``Loss`` objects of one class and config
-    (a new ``SparseCategoricalCrossentropy()`` in each call should not retrace)."""
-    if a is b:
-        return True
-    if type(a) is not type(b) or not isinstance(a, keras.losses.Loss):
-        return False
-    try:
-        return a.get_config() == b.get_config()
-    except (NotImplementedError, TypeError):
-        return False
+def _compiled_step(selection, forward, step, strategy, spec):
+    """The step as one ``tf.function``, reused by later calls that are certainly the same.
 
-
-def _compiled_step(model, forward, variables, loss_fn, optimizer, training, factor, strategy,
-                   spec):
-    """The step as one ``tf.function``, reused by later calls with the same arguments.
-
-    A trace bakes in Python state: the objects (a Keras ``Loss`` counts by its
-    class and config), the layers' ``trainable`` flags (Keras reads them while
+    A trace bakes in Python state: the objects (``loss_fn`` by the rule of
+    tapelab/_cache.py: a built-in Keras loss by class and config, a function by
+    what it reads), the layers' ``trainable`` flags (Keras reads them while
     tracing), the input signature. Any change makes a new one; the same call
     again (one epoch at a time, say) does not retrace.
     """
-    flags = tuple(layer.trainable for layer in walk(model)[0])
-    key = (tuple(id(v) for v in variables), training, factor, flags, spec)
-    entries = _STEPS.setdefault(model, [])
-    for k, (ref, *others), compiled in entries:
-        if (k == key and ref() is forward and _same_loss(others[0], loss_fn)
-                and others[1] is optimizer and others[2] is strategy):
-            return compiled
-    ref = weakref.ref(forward)  # forward may be the model: hold it weakly
-    replica = functools.partial(_replica_step, ref, variables, loss_fn, optimizer, training,
-                                factor)
-    compiled = tf.function(functools.partial(_step, strategy, replica), input_signature=spec)
-    entries[:] = [*entries[-3:], (key, (ref, loss_fn, optimizer, strategy), compiled)]
-    return compiled
+    flags = tuple(layer.trainable for layer in selection.tree)
+    parts = (tuple(step.variables), step.training, step.loss_factor, flags, tuple(spec),
+             forward, step.loss_fn, step.optimizer, strategy)
+    return STEPS.get(selection.model, parts,
+                     functools.partial(_build_step, forward, step, strategy, spec))
 
 
 def fine_tune(model, layers, data, loss_fn, optimizer, *, epochs=1, batch_size=32, training=True,
@@ -158,24 +140,25 @@ def fine_tune(model, layers, data, loss_fn, optimizer, *, epochs=1, batch_size=3
     >>> [round(v, 4) for v in h.history["loss"]]  # one step per epoch: as fine_tune_step
     [0.25, 0.09, 0.0324]
     """
-    selected, variables = resolve(model, layers, stacklevel=3)
-    _check_optimizer(optimizer, variables, model)
+    selection = resolve(model, layers, stacklevel=3)
+    variables = selection.variables
+    check_optimizer(optimizer, variables, model)
     _check_int(epochs, "epochs", 1)
     _check_int(batch_size, "batch_size", 1)
     _check_int(seed, "seed", 0)
     if verbose not in (0, 1, 2):
         raise ValueError(f"`verbose` must be 0, 1 or 2. Received: verbose={verbose!r}.")
-    batches = Epochs(data, batch_size, shuffle, seed)
+    batches = Batches(data, batch_size, shuffle, seed)
     strategy = check_strategy(strategy, model, variables, optimizer)
     forward = model
     if cache_features:
-        _, forward, run_body = cached_split(model, selected)
+        _, forward, run_body = cached_split(selection)
     with strategy.scope():
         if not optimizer.built:
             optimizer.build(variables)
     resume = None
     if checkpoint_dir is not None:
-        resume = Resume(checkpoint_dir, model, optimizer, variables,
+        resume = Resume(checkpoint_dir, selection, optimizer,
                         checkpoint_write_dir(strategy, checkpoint_dir))
     done, saved = resume.restore() if resume else (0, {})
 
@@ -186,7 +169,7 @@ def fine_tune(model, layers, data, loss_fn, optimizer, *, epochs=1, batch_size=3
     history.on_train_begin()
     for e, value in enumerate(saved.get("loss", [])):
         history.on_epoch_end(e, {"loss": value})
-    with frozen_except(model, selected, variables):
+    with frozen_except(selection):
         if cache_features:
             size = batches.cache(run_body)
             if verbose:
@@ -197,9 +180,9 @@ def fine_tune(model, layers, data, loss_fn, optimizer, *, epochs=1, batch_size=3
         for epoch in range(done, epochs):
             dataset = distribute(strategy, batches.epoch(epoch))
             if compiled is None:
-                compiled = _compiled_step(model, forward, variables, loss_fn, optimizer,
-                                          training, factor, strategy,
-                                          list(dataset.element_spec))
+                compiled = _compiled_step(
+                    selection, forward, Step(variables, loss_fn, optimizer, training, factor),
+                    strategy, list(dataset.element_spec))
             if verbose:
                 print(f"Epoch {epoch + 1}/{epochs}")
             bar = keras.utils.Progbar(batches.steps, verbose=verbose, stateful_metrics=["loss"])

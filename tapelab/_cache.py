@@ -1,0 +1,193 @@
+"""The one compile cache: a compiled callable is reused only when the call is certainly the same.
+
+Its users: ``jacobian``, ``hessian`` and ``hvp`` (per ``fn``),
+``per_example_gradients`` (per model), ``fine_tune``'s compiled step and its
+cached-body split (per model). One rule for all of them:
+
+- **The owner is held weakly** (a function or a model): its entries go when it
+  goes. An owner that cannot be weakly referenced is not cached.
+- **Bounded**: at most ``size`` entries per owner; the least recently used goes.
+- **The same call** means equal keys, and every part of a key is a
+  :func:`fingerprint` that changes whenever the result could:
+
+  * values (None, bools, numbers, strings, NumPy arrays and scalars, and lists,
+    tuples and dicts of them) by value, looking inside the containers;
+  * Python functions by their code *and* by the fingerprints of everything they
+    read that a trace would bake in: closure cells (``nonlocal`` too), default
+    arguments, and the globals their code names. So ``scale = [1.0]; f =
+    lambda x: scale[0] * x**2`` is traced again once ``scale[0] = 3.0``;
+  * a built-in Keras loss by its class, config and dtype (its config holds all
+    its state); a user-defined ``keras.losses.Loss`` by its class and its full
+    state (``vars``), so ``Scaled(1.0)`` and ``Scaled(100.0)`` never share a trace;
+  * ``tf.TypeSpec`` (input signatures) by value;
+  * anything else (variables, tensors, models, optimizers, strategies, modules,
+    other objects) by identity, held by the entry so that its ``id`` cannot be
+    reused. Not seen: a change inside such an object, e.g. an attribute of an
+    arbitrary object that ``fn`` reads. Pass such a value as an argument, keep it
+    in a ``tf.Variable`` (read at run time), or in a closure or global.
+
+Why compiled callables are ``functools.partial`` objects of module-level
+functions, with the owner behind a weak reference: TF's "triggered tf.function
+retracing" warning counts traces per *code object*, and every closure made by
+one ``lambda`` or nested ``def`` shares one, so several users' functions would
+read as one function retracing; and a closure over the owner would keep it alive.
+"""
+
+import collections
+import functools
+import hashlib
+import os
+import sysconfig
+import types
+import weakref
+
+import numpy as np
+
+_VALUES = (type(None), bool, int, float, complex, str, bytes)
+# code of installed libraries (TF, Keras, NumPy, the standard library) and of tapelab
+# itself does not change between calls: its functions count by identity, unread
+_LIBRARIES = tuple(sorted({os.path.realpath(p) + os.sep for p in (
+    *(sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")),
+    os.path.dirname(os.path.abspath(__file__)))}))
+_DEPTH = 6  # containers and functions nested deeper than this count by identity
+
+
+def _keras_loss(obj):
+    try:
+        import keras
+    except ImportError:  # pragma: no cover - keras ships with TensorFlow
+        return False
+    return isinstance(obj, keras.losses.Loss)
+
+
+def _global_names(code):
+    """The names ``code`` (and the functions defined inside it) look up."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
+
+
+def fingerprint(obj, pins, owner=None, depth=0, seen=None):
+    """A hashable stand-in for ``obj`` that differs whenever a trace of it could.
+
+    Args:
+      obj: a part of a call (a function, a loss, a value, a variable...).
+      pins: a list; objects compared by identity are appended, so that the cache
+        entry keeps them alive and their ``id`` is not reused.
+      owner: the cache's owner: named by a marker, never pinned (the entry must
+        not keep it alive).
+
+    Returns:
+      A tuple of hashable values.
+    """
+    seen = set() if seen is None else seen
+    if obj is owner and owner is not None and (
+            not isinstance(obj, types.FunctionType) or id(obj) in seen):
+        return ("owner",)  # a function owner is read for its contents, once
+    if isinstance(obj, _VALUES):
+        return (type(obj).__name__, obj)
+    if isinstance(obj, np.generic):
+        return ("np", obj.dtype.str, obj.tobytes())
+    if isinstance(obj, np.ndarray) and obj.dtype != object:
+        digest = hashlib.blake2b(np.ascontiguousarray(obj).tobytes(), digest_size=16).digest()
+        return ("array", obj.dtype.str, obj.shape, digest)
+    if depth < _DEPTH and id(obj) not in seen:
+        parts = functools.partial(fingerprint, pins=pins, owner=owner, depth=depth + 1,
+                                  seen=seen | {id(obj)})
+        if type(obj) in (list, tuple):
+            return (type(obj).__name__, tuple(parts(x) for x in obj))
+        if type(obj) is dict:
+            return ("dict", tuple((parts(k), parts(v)) for k, v in obj.items()))
+        if isinstance(obj, types.FunctionType) and not _library(obj.__code__):
+            return _function(obj, pins, parts)
+        if isinstance(obj, types.MethodType):
+            return ("method", parts(obj.__func__), parts(obj.__self__))
+        if isinstance(obj, functools.partial):
+            return ("partial", parts(obj.func), parts(obj.args), parts(obj.keywords))
+        if _keras_loss(obj):
+            if type(obj).__module__.startswith("keras."):
+                return ("keras-loss", _pin(type(obj), pins), parts(obj.get_config()),
+                        str(obj.dtype))
+            return ("loss", _pin(type(obj), pins), parts(vars(obj)))
+    if _is_type_spec(obj):
+        return ("spec", obj)
+    if isinstance(obj, types.ModuleType):
+        return ("module", obj.__name__)
+    return ("id", _pin(obj, pins))
+
+
+def _pin(obj, pins):
+    pins.append(obj)
+    return id(obj)
+
+
+def _is_type_spec(obj):
+    import tensorflow as tf
+
+    return isinstance(obj, tf.TypeSpec)
+
+
+@functools.lru_cache(maxsize=4096)
+def _library(code):
+    return os.path.realpath(code.co_filename).startswith(_LIBRARIES)
+
+
+def _function(fn, pins, parts):
+    """A Python function: its code, and what the code reads that a trace bakes in."""
+    code = fn.__code__
+    cells = tuple(parts(cell.cell_contents) if _filled(cell) else ("empty",)
+                  for cell in fn.__closure__ or ())
+    names = sorted(n for n in _global_names(code) if n in fn.__globals__)
+    globals_read = tuple((n, parts(fn.__globals__[n])) for n in names)
+    return ("function", _pin(code, pins), cells, globals_read, parts(fn.__defaults__),
+            parts(fn.__kwdefaults__))
+
+
+def _filled(cell):
+    try:
+        _ = cell.cell_contents
+    except ValueError:  # a cell whose variable is not assigned yet
+        return False
+    return True
+
+
+class CompileCache:
+    """Compiled callables per owner (held weakly), bounded, reused only for the same call."""
+
+    def __init__(self, size=8):
+        self.size = size
+        self._owners = weakref.WeakKeyDictionary()
+
+    def get(self, owner, parts, build):
+        """The callable compiled for ``parts`` on ``owner``; ``build()`` makes it on a miss.
+
+        Args:
+          owner: the function or model the entry belongs to (held weakly).
+          parts: a tuple of everything the compiled callable depends on.
+          build: a function of no argument returning the compiled callable.
+        """
+        pins = []
+        key = tuple(fingerprint(part, pins, owner) for part in parts)
+        try:
+            entries = self._owners.setdefault(owner, collections.OrderedDict())
+        except TypeError:  # the owner cannot be weakly referenced: compile, keep nothing
+            return build()
+        hit = entries.get(key)
+        if hit is not None:
+            entries.move_to_end(key)
+            return hit[1]
+        compiled = build()
+        entries[key] = (pins, compiled)
+        while len(entries) > self.size:
+            entries.popitem(last=False)
+        return compiled
+
+    def entries(self, owner):
+        """How many compiled callables ``owner`` has here (for tests and curiosity)."""
+        return len(self._owners.get(owner, ()))
+
+    def values(self, owner):
+        """The compiled callables of ``owner``, oldest first."""
+        return [compiled for _, compiled in self._owners.get(owner, {}).values()]

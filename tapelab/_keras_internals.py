@@ -1,0 +1,89 @@
+"""Every private Keras or TensorFlow attribute tapelab reads, each behind one small function.
+
+Keras 3 and TF expose no public way to do these few things. Keeping them here
+means a Keras release that renames one breaks one function, and
+``tests/test_keras_internals.py`` names the attribute that is gone, instead of
+a traceback somewhere in a training loop. ``ATTRIBUTES`` lists them all, with
+an object of the installed Keras that must have each.
+"""
+
+import keras
+
+
+def sub_layers(layer):
+    """The layers a (non-model) layer tracks as attributes, one level down.
+
+    Reads ``Layer._flatten_layers``: Keras's own walk of a layer's tracked
+    sub-layers (a custom layer holding Dense layers, say). Models use ``.layers``.
+    """
+    return list(layer._flatten_layers(include_self=False, recursive=False))
+
+
+def functional_graph(model):
+    """The functional graph behind ``model``, or None when it has none.
+
+    Reads ``Sequential._functional``: a built Sequential model keeps a
+    functional model inside, whose graph says which layer feeds which.
+    A functional model is its own graph.
+    """
+    graph = getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else model
+    return graph if graph is not None and hasattr(graph, "_nodes_by_depth") else None
+
+
+def nodes_by_depth(graph):
+    """``{depth: [node, ...]}`` of a functional graph: reads ``Functional._nodes_by_depth``,
+    where depth 0 holds the nodes that make the outputs."""
+    return graph._nodes_by_depth
+
+
+def optimizer_variable_keys(optimizer):
+    """The keys of the variables a built optimizer updates, or None if it has none yet.
+
+    Reads ``Optimizer._trainable_variables_indices``: Keras 3 builds an optimizer
+    for one list of variables and raises "Unknown variable" for any other.
+    """
+    return getattr(optimizer, "_trainable_variables_indices", None)
+
+
+def optimizer_key(optimizer, variable):
+    """The key under which ``optimizer`` knows ``variable``: reads ``Optimizer._var_key``."""
+    return optimizer._var_key(variable)
+
+
+def optimizer_strategy(optimizer, default):
+    """The ``tf.distribute`` strategy an optimizer was created under (``default`` if it
+    records none): reads ``Optimizer._distribution_strategy`` (TF backend)."""
+    return getattr(optimizer, "_distribution_strategy", default)
+
+
+def in_multi_worker_mode(strategy):
+    """Whether ``strategy`` spans several worker processes: reads
+    ``StrategyExtended._in_multi_worker_mode`` (MultiWorkerMirroredStrategy)."""
+    return bool(getattr(strategy.extended, "_in_multi_worker_mode", lambda: False)())
+
+
+def examples():
+    """``(attribute, object of the installed Keras/TF that must have it)``: what
+    ``tests/test_keras_internals.py`` checks, one pair per attribute above."""
+    import tensorflow as tf
+
+    dense = keras.layers.Dense(1)
+    sequential = keras.Sequential([keras.Input((1,)), dense])
+    functional = keras.Model(sequential.inputs, sequential.outputs)
+    optimizer = keras.optimizers.SGD(0.1)
+    optimizer.build(sequential.trainable_variables)
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0"])
+    return [
+        ("_flatten_layers", dense),
+        ("_functional", sequential),
+        ("_nodes_by_depth", functional),
+        ("_trainable_variables_indices", optimizer),
+        ("_var_key", optimizer),
+        ("_distribution_strategy", optimizer),
+        ("_in_multi_worker_mode", mirrored.extended),
+    ]
+
+
+ATTRIBUTES = ("_flatten_layers", "_functional", "_nodes_by_depth",
+              "_trainable_variables_indices", "_var_key", "_distribution_strategy",
+              "_in_multi_worker_mode")

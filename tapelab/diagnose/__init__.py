@@ -1,0 +1,2 @@
+"""Diagnostics: why a gradient is None (``explain``, with ``graph_paths``), and whether a
+gradient is right (``gradcheck``)."""
