@@ -196,18 +196,28 @@ def cmd_run_notebooks(args):
     import time
     from pathlib import Path
 
-    from tapelab.notebooks import claims, execute
+    from tapelab.notebooks import ExecutionError, claims, execute
 
-    failed = 0
-    print(f"{'notebook':<40} {'cells':>5} {'claims':>7} {'seconds':>8}  result")
+    runs, written = [], {}  # (notebook, output file); output file -> notebook
     for p in map(Path, args.paths):
         out = p if args.in_place else Path(args.out) / p.name
+        other = written.setdefault(out, p)
+        if other.resolve() != p.resolve():
+            print(f"tapelab run-notebooks: {other} and {p} would both be written to {out}, "
+                  "the second over the first; nothing was run. Run them with different "
+                  "--out folders, or rename one.", file=sys.stderr)
+            return 2
+        runs.append((p, out))
+    failed = 0
+    print(f"{'notebook':<40} {'cells':>5} {'claims':>7} {'seconds':>8}  result")
+    for p, out in runs:
         start = time.perf_counter()
         try:
             nb = execute(p, out)
             result = "ok"
         except Exception as exc:  # noqa: BLE001 - report and go on to the next notebook
-            nb, result, failed = None, f"FAILED: {type(exc).__name__}", failed + 1
+            cause = exc.__cause__ if isinstance(exc, ExecutionError) else exc  # the cell's
+            nb, result, failed = None, f"FAILED: {type(cause).__name__}", failed + 1
             lines = [ln for ln in _strip_ansi(str(exc)).splitlines() if ln.strip()]
             print("\n".join("    " + ln for ln in lines[-6:]), file=sys.stderr)
         seconds = time.perf_counter() - start

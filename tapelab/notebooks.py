@@ -13,8 +13,11 @@ paths name the machine that ran it), and :func:`below` prints a value that is
 round-off as a bound instead of its digits.
 """
 
+import contextlib
 import io
+import os
 import re
+import tempfile
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,10 +97,87 @@ def clean_outputs(nb):
     return nb
 
 
+class ExecutionError(RuntimeError):
+    """A notebook failed to execute; ``log`` names the file that keeps the kernel's stderr."""
+
+    def __init__(self, message, log):
+        super().__init__(message)
+        self.log = log
+
+
+@contextlib.contextmanager
+def kernel_log(out_path):
+    """A log file of this run's own, next to ``out_path``, for the kernel's stderr.
+
+    Two runs of one notebook at once get two logs. The log is removed when the
+    block succeeds and kept when it fails: the error is then an
+    :class:`ExecutionError` that says where the log is.
+
+    Args:
+      out_path: where the executed notebook goes; the log goes in its folder.
+
+    Yields:
+      The log, open for writing (pass it to ``NotebookClient.execute(stderr=...)``).
+    """
+    out_path = Path(out_path)
+    fd, log = tempfile.mkstemp(prefix=f"{out_path.stem}.", suffix=".kernel.log",
+                               dir=out_path.parent)
+    try:
+        with os.fdopen(fd, "w") as stderr:
+            yield stderr
+    except Exception as exc:
+        raise ExecutionError(f"{type(exc).__name__}: {exc}\nThe kernel's stderr is kept "
+                             f"in {log}.", log) from exc
+    os.unlink(log)  # nothing went wrong: the log is noise
+
+
+def write_atomically(nb, path):
+    """Write notebook ``nb`` to ``path`` whole, or leave the file there as it was.
+
+    The notebook goes to a temporary file in the same folder, is flushed and
+    synced to disk, and then replaces ``path`` in one step (``os.replace``). A
+    full disk or a killed process never leaves a partial or empty notebook:
+    ``path`` holds the old notebook or the new one. On an error the temporary
+    file is removed and the error raised; a killed writer may leave one
+    behind (``.<name>.<random>.tmp``, never a ``.ipynb``). The file keeps its mode.
+
+    Args:
+      nb: an ``nbformat.NotebookNode``.
+      path: the notebook file to write (replaced if it exists).
+    """
+    import nbformat
+
+    path = Path(path)
+    if path.exists():
+        mode = path.stat().st_mode & 0o7777
+    else:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            nbformat.write(nb, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def execute(path, out_path=None, timeout=600):
     """Execute a notebook headless; write it to ``out_path`` (default: in place).
 
-    Returns the executed notebook (an ``nbformat.NotebookNode``).
+    The kernel's stderr goes to a log of this run's own (:func:`kernel_log`),
+    kept only when execution fails; the notebook is written with
+    :func:`write_atomically`, so a failed write leaves the old file whole.
+
+    Returns:
+      The executed notebook (an ``nbformat.NotebookNode``). Raises
+      :class:`ExecutionError` (naming the kept log) when execution fails.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -115,12 +195,10 @@ def execute(path, out_path=None, timeout=600):
     # the kernel's own stderr (TF's C++ log lines) goes to a log file, not the terminal
     out_path = Path(out_path) if out_path else path
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    log = out_path.with_suffix(".kernel.log")  # kept when execution fails
-    with open(log, "w") as stderr:
+    with kernel_log(out_path) as stderr:
         client.execute(stderr=stderr)
-    log.unlink()  # nothing went wrong: the log is noise
     clean_outputs(nb)
-    nbformat.write(nb, out_path)
+    write_atomically(nb, out_path)
     return nb
 
 
