@@ -20,8 +20,8 @@ def test_stored_tracebacks_keep_the_cell_frames_and_drop_library_paths():
         "-" * 75,
         f"{RED}ValueError{RESET}                                Traceback (most recent call last)",
         f"Cell {RED}In[7], line 3{RESET}\n----> 3     tape.watch(k)\n",
-        f"{RED}File {RESET}{RED}/home/someone/.venv/lib/python3.11/site-packages/tensorflow/"
-        f"backprop.py:873{RESET}, in GradientTape.watch(self, tensor)\n",
+        (f"{RED}File {RESET}{RED}/home/someone/.venv/lib/python3.11/site-packages/tensorflow/"
+         f"backprop.py:873{RESET}, in GradientTape.watch(self, tensor)\n"),
         "  File ~/.pyenv/versions/3.11.7/lib/python3.11/urllib/request.py:1348, in do_open\n",
         f"{RED}ValueError{RESET}: Passed in object",
     ])]
