@@ -105,6 +105,26 @@ def as_source(x, position=0):
     )
 
 
+def as_source_of_any_dtype(x, position=0):
+    """:func:`as_source`, except that a source whose only fault is its dtype passes.
+
+    ``explain_none`` explains an integer, bool or string source instead of
+    refusing it: tensors, variables and ``tf.RaggedTensor``s of any dtype pass
+    unchanged, and bools and non-float NumPy values become tensors. Anything
+    ``as_source`` refuses for its kind (a dict, a list, None, a string) raises
+    its ``TypeError``, as in ``value_and_gradient``.
+
+    >>> as_source_of_any_dtype(np.array([1, 2])).dtype.name
+    'int64'
+    """
+    if is_variable(x) or isinstance(x, (tf.Tensor, tf.RaggedTensor)):
+        return x
+    if isinstance(x, (bool, np.bool_)) or (
+            isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind not in "fc"):
+        return tf.convert_to_tensor(x)
+    return as_source(x, position)
+
+
 def as_sources(sources):
     """Apply :func:`as_source` to every source; at least one is required."""
     if not sources:

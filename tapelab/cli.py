@@ -96,6 +96,38 @@ def cmd_demo(args):
     return 0
 
 
+def _notebooks_in(folder):
+    """The notebooks in ``folder`` and its subfolders, as pytest finds them, in order."""
+    return sorted(p for p in folder.rglob("*.ipynb")
+                  if p.is_file() and ".ipynb_checkpoints" not in p.relative_to(folder).parts)
+
+
+def _shorten(text, lines=20, chars=2000):
+    """The first ``lines`` lines (at most ``chars`` characters) of ``text``, and how much is left.
+
+    >>> _shorten("a\\nb\\nc", lines=2)
+    'a\\nb\\n… (2 more characters)'
+    """
+    head = "\n".join(text[:chars].split("\n")[:lines])
+    rest = len(text) - len(head)
+    return head if rest <= 0 else f"{head}\n… ({rest} more characters)"
+
+
+def _report(claim):
+    """The lines that say why one claim does not hold."""
+    where = f"{claim.notebook}: cell {claim.cell}"
+    if claim.unreadable:
+        return (f"{where}: unreadable cell: Python cannot tokenize its source "
+                f"({claim.unreadable}), so its `# Output:` claims cannot be told from "
+                "strings and none is checked. Fix the cell's syntax.")
+    if not claim.text:
+        return (f"{where}: empty claim: `# Output:` with nothing after it. Write the "
+                "output the cell shows after the colon, or remove the comment.")
+    actual = _shorten(claim.actual.strip()) or "(no output)"
+    return (f"{where}: claim not in output\n  claim:  {claim.text}\n  actual: "
+            + actual.replace("\n", "\n          "))
+
+
 def cmd_check_claims(args):
     """Report every `# Output:` claim that its cell's stored output does not hold."""
     from pathlib import Path
@@ -107,7 +139,13 @@ def cmd_check_claims(args):
     paths = []
     for p in map(Path, args.paths):
         if p.is_dir():
-            paths += sorted(p.glob("*.ipynb"))
+            inside = _notebooks_in(p)
+            if not inside:
+                print(f"tapelab check-claims: no notebook in {p} (searched it and its "
+                      "subfolders, skipping .ipynb_checkpoints). Pass a .ipynb file or a "
+                      "folder that holds one.", file=sys.stderr)
+                return 2
+            paths += inside
         elif p.suffix == ".ipynb" and p.exists():
             paths.append(p)
         else:
@@ -126,11 +164,12 @@ def cmd_check_claims(args):
             return 2
     bad = [c for c in found if not c.holds]
     for c in bad:
-        actual = c.actual.strip() or "(no output)"
-        print(f"{c.notebook}: cell {c.cell}: claim not in output\n"
-              f"  claim:  {c.text}\n  actual: " + actual.replace("\n", "\n          "))
-    print(f"check-claims: {len(found) - len(bad)} of {len(found)} claims hold "
-          f"in {len(paths)} notebook(s)")
+        print(_report(c))
+    unreadable = sum(bool(c.unreadable) for c in found)
+    checked = len(found) - unreadable
+    print(f"check-claims: {checked - len(bad) + unreadable} of {checked} claims hold "
+          f"in {len(paths)} notebook(s)"
+          + (f"; {unreadable} cell(s) unreadable" if unreadable else ""))
     return 1 if bad else 0
 
 
@@ -157,18 +196,28 @@ def cmd_run_notebooks(args):
     import time
     from pathlib import Path
 
-    from tapelab.notebooks import claims, execute
+    from tapelab.notebooks import ExecutionError, claims, execute
 
-    failed = 0
-    print(f"{'notebook':<40} {'cells':>5} {'claims':>7} {'seconds':>8}  result")
+    runs, written = [], {}  # (notebook, output file); output file -> notebook
     for p in map(Path, args.paths):
         out = p if args.in_place else Path(args.out) / p.name
+        other = written.setdefault(out, p)
+        if other.resolve() != p.resolve():
+            print(f"tapelab run-notebooks: {other} and {p} would both be written to {out}, "
+                  "the second over the first; nothing was run. Run them with different "
+                  "--out folders, or rename one.", file=sys.stderr)
+            return 2
+        runs.append((p, out))
+    failed = 0
+    print(f"{'notebook':<40} {'cells':>5} {'claims':>7} {'seconds':>8}  result")
+    for p, out in runs:
         start = time.perf_counter()
         try:
             nb = execute(p, out)
             result = "ok"
         except Exception as exc:  # noqa: BLE001 - report and go on to the next notebook
-            nb, result, failed = None, f"FAILED: {type(exc).__name__}", failed + 1
+            cause = exc.__cause__ if isinstance(exc, ExecutionError) else exc  # the cell's
+            nb, result, failed = None, f"FAILED: {type(cause).__name__}", failed + 1
             lines = [ln for ln in _strip_ansi(str(exc)).splitlines() if ln.strip()]
             print("\n".join("    " + ln for ln in lines[-6:]), file=sys.stderr)
         seconds = time.perf_counter() - start

@@ -13,8 +13,11 @@ paths name the machine that ran it), and :func:`below` prints a value that is
 round-off as a bound instead of its digits.
 """
 
+import contextlib
 import io
+import os
 import re
+import tempfile
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +33,8 @@ TF_LOG_LINE = re.compile(
     re.MULTILINE,
 )
 
-CLAIM = re.compile(r"#\s*Output:\s*(?P<text>.*?)\s*$")
+CLAIM = re.compile(r"#\s*Output:\s*(?P<text>.*?)\s*$")  # in one comment
+CLAIM_MARK = re.compile(r"#\s*Output:")  # anywhere in a cell
 
 
 def strip_tf_logs(text):
@@ -93,10 +97,87 @@ def clean_outputs(nb):
     return nb
 
 
+class ExecutionError(RuntimeError):
+    """A notebook failed to execute; ``log`` names the file that keeps the kernel's stderr."""
+
+    def __init__(self, message, log):
+        super().__init__(message)
+        self.log = log
+
+
+@contextlib.contextmanager
+def kernel_log(out_path):
+    """A log file of this run's own, next to ``out_path``, for the kernel's stderr.
+
+    Two runs of one notebook at once get two logs. The log is removed when the
+    block succeeds and kept when it fails: the error is then an
+    :class:`ExecutionError` that says where the log is.
+
+    Args:
+      out_path: where the executed notebook goes; the log goes in its folder.
+
+    Yields:
+      The log, open for writing (pass it to ``NotebookClient.execute(stderr=...)``).
+    """
+    out_path = Path(out_path)
+    fd, log = tempfile.mkstemp(prefix=f"{out_path.stem}.", suffix=".kernel.log",
+                               dir=out_path.parent)
+    try:
+        with os.fdopen(fd, "w") as stderr:
+            yield stderr
+    except Exception as exc:
+        raise ExecutionError(f"{type(exc).__name__}: {exc}\nThe kernel's stderr is kept "
+                             f"in {log}.", log) from exc
+    os.unlink(log)  # nothing went wrong: the log is noise
+
+
+def write_atomically(nb, path):
+    """Write notebook ``nb`` to ``path`` whole, or leave the file there as it was.
+
+    The notebook goes to a temporary file in the same folder, is flushed and
+    synced to disk, and then replaces ``path`` in one step (``os.replace``). A
+    full disk or a killed process never leaves a partial or empty notebook:
+    ``path`` holds the old notebook or the new one. On an error the temporary
+    file is removed and the error raised; a killed writer may leave one
+    behind (``.<name>.<random>.tmp``, never a ``.ipynb``). The file keeps its mode.
+
+    Args:
+      nb: an ``nbformat.NotebookNode``.
+      path: the notebook file to write (replaced if it exists).
+    """
+    import nbformat
+
+    path = Path(path)
+    if path.exists():
+        mode = path.stat().st_mode & 0o7777
+    else:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            nbformat.write(nb, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def execute(path, out_path=None, timeout=600):
     """Execute a notebook headless; write it to ``out_path`` (default: in place).
 
-    Returns the executed notebook (an ``nbformat.NotebookNode``).
+    The kernel's stderr goes to a log of this run's own (:func:`kernel_log`),
+    kept only when execution fails; the notebook is written with
+    :func:`write_atomically`, so a failed write leaves the old file whole.
+
+    Returns:
+      The executed notebook (an ``nbformat.NotebookNode``). Raises
+      :class:`ExecutionError` (naming the kept log) when execution fails.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -114,12 +195,10 @@ def execute(path, out_path=None, timeout=600):
     # the kernel's own stderr (TF's C++ log lines) goes to a log file, not the terminal
     out_path = Path(out_path) if out_path else path
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    log = out_path.with_suffix(".kernel.log")  # kept when execution fails
-    with open(log, "w") as stderr:
+    with kernel_log(out_path) as stderr:
         client.execute(stderr=stderr)
-    log.unlink()  # nothing went wrong: the log is noise
     clean_outputs(nb)
-    nbformat.write(nb, out_path)
+    write_atomically(nb, out_path)
     return nb
 
 
@@ -138,30 +217,100 @@ def output_text(cell):
 
 
 def _comments(source):
-    """The comment tokens of a cell's source (falls back to a line scan)."""
-    try:
-        tokens = tokenize.generate_tokens(io.StringIO(source).readline)
-        return [tok.string for tok in tokens if tok.type == tokenize.COMMENT]
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        return [line[line.index("#"):] for line in source.splitlines() if "#" in line]
+    """The comment tokens of a cell's source.
+
+    Raises ``SyntaxError`` (or ``tokenize.TokenError``) when the source cannot
+    be tokenized: then nothing tells a comment from a string.
+    """
+    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+    return [tok.string for tok in tokens if tok.type == tokenize.COMMENT]
+
+
+def _word(char):
+    return bool(char) and (char.isalnum() or char == "_")
+
+
+def _joins(before, first):
+    """Whether the text ``before`` a claim that starts with ``first`` runs on into it.
+
+    Only the last two characters of ``before`` matter: a letter before a
+    letter (``Error`` in ``ValueError``), a digit or ``.`` before a digit, or a
+    sign that starts a number (``2.0`` in ``-2.0``, not in ``x-2.0``).
+    """
+    prev = before[-1:]
+    if not prev:
+        return False
+    if _word(first) and _word(prev):
+        return True
+    if first.isdigit() and prev == ".":  # 5 in 0.5
+        return True
+    if first == "." and prev.isdigit():  # .5 in 2.5
+        return True
+    # a sign at the start of a number: 2.0 in -2.0 (but not in x-2.0)
+    return first.isdigit() and prev in "+-" and not _word(before[-2:-1])
+
+
+def _bounded(actual, start, end):
+    """Whether ``actual[start:end]`` is whole: no word or number goes on across its ends."""
+    text, after = actual[start:end], actual[end:end + 2]
+    if _joins(actual[max(0, start - 2):start], text[0]):
+        return False
+    last, nxt = text[-1], after[:1]
+    if _word(last) and _word(nxt):
+        return False  # 2.0 in 2.05, True in Trueish
+    if last == "." and nxt.isdigit():  # 2. in 2.05
+        return False
+    return not (last.isdigit() and nxt == "." and after[1:2].isdigit())  # 2 in 2.5
+
+
+def occurs(text, actual):
+    """Whether ``text`` occurs in ``actual`` on token boundaries.
+
+    An occurrence counts when no word or number goes on across either end:
+    the characters just before and after it are not letters, digits or ``_``
+    joined to a letter, digit or ``_`` of the text, nor a ``.`` and a digit
+    (or a sign) that make a longer number.
+
+    >>> occurs("12.0", "tf.Tensor(12.0, shape=(), dtype=float32)")
+    True
+    >>> occurs("2.0", "12.0"), occurs("2.0", "2.05"), occurs("2.0", "-2.0"), occurs("6.0", "x: 6.0.")
+    (False, False, False, True)
+    """
+    start = actual.find(text)
+    while text and start != -1:
+        if _bounded(actual, start, start + len(text)):
+            return True
+        start = actual.find(text, start + 1)
+    return False
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One ``# Output: <text>`` comment and whether the stored output holds it."""
+    """One ``# Output: <text>`` comment and whether the stored output holds it.
+
+    A cell whose source cannot be tokenized gives one ``Claim`` with
+    ``unreadable`` set (the reason) and no text: it never holds.
+    """
 
     notebook: str
     cell: int  # 1-based position among all the notebook's cells
     text: str
     actual: str
+    unreadable: str = ""  # why the cell's claims could not be read; "" when they could
 
     @property
     def holds(self):
-        return self.text in self.actual
+        """Whether the text is in the output on token boundaries (never for an empty claim)."""
+        return not self.unreadable and occurs(self.text, self.actual)
 
 
 def claims(path):
-    """Every ``# Output:`` claim in the code cells of the notebook at ``path``."""
+    """Every ``# Output:`` claim in the code cells of the notebook at ``path``.
+
+    A claim is a comment, so a cell is tokenized to find its comments. A cell
+    that cannot be tokenized but shows ``# Output:`` somewhere gives one
+    unreadable ``Claim`` instead of guesses.
+    """
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -169,7 +318,14 @@ def claims(path):
     for number, cell in enumerate(nb.cells, start=1):
         if cell.cell_type != "code":
             continue
-        for comment in _comments(cell.source):
+        try:
+            comments = _comments(cell.source)
+        except (tokenize.TokenError, SyntaxError) as exc:
+            if CLAIM_MARK.search(cell.source):
+                reason = f"{type(exc).__name__}: {exc.args[0] if exc.args else exc}"
+                found.append(Claim(str(path), number, "", output_text(cell), reason))
+            continue
+        for comment in comments:
             match = CLAIM.search(comment)
             if match:
                 found.append(Claim(str(path), number, match["text"], output_text(cell)))

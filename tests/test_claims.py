@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tapelab.notebooks import claims, clean_outputs, strip_tf_logs
+from tapelab.notebooks import Claim, claims, clean_outputs, strip_tf_logs
 
 DATA = Path(__file__).parent / "data"
 SEED = DATA / "seed_first_cell.ipynb"
@@ -135,3 +135,87 @@ def test_demo_prints_real_numbers():
     assert "dy/dv = 8.0" in out and "body unchanged: True" in out
     losses = [float(v) for v in out.split("epoch losses: ")[1].split("(")[0].split()]
     assert len(losses) == 3 and losses[2] < losses[0]
+
+
+# --- claims match whole tokens; empty, unreadable and huge cases ------------
+
+
+@pytest.mark.parametrize("text, actual, holds", [
+    ("2.0", "12.0", False),  # inside a longer number, before
+    ("2.0", "2.05", False),  # ... and after
+    ("2", "2.5", False),  # a "." and a digit continue the number
+    ("2.", "2.05", False),
+    ("5", "0.5", False),
+    ("2.0", "-2.0", False),  # a sign belongs to the number
+    ("1.5", "1.5e-3", False),
+    ("True", "Trueish", False),
+    ("Error", "ValueError: x", False),
+    ("12.0", "tf.Tensor(12.0, shape=(), dtype=float32)", True),
+    ("2.0", "12.0 then 2.0", True),  # a later occurrence on boundaries
+    ("has 5", "this run has 5.", True),  # a full stop ends a sentence, not a number
+    ("x - 2.0", "y = x - 2.0", True),
+    ("-0.4161", "-0.4161\n", True),
+    ("None", "[3.0, None]", True),
+    ("[2. 4. 6.]", "[2. 4. 6.]", True),
+], ids=repr)
+def test_a_claim_holds_only_on_token_boundaries(text, actual, holds):
+    assert Claim("nb.ipynb", 1, text, actual).holds is holds
+
+
+def test_the_seed_case_on_boundaries():
+    (seed,) = claims(SEED)
+    assert not Claim(seed.notebook, 1, "6.0", seed.actual).holds
+    assert Claim(seed.notebook, 1, "12.0", seed.actual).holds
+
+
+def test_an_empty_claim_is_an_error(tmp_path):
+    path = notebook(tmp_path, "print(1)  # Output:", "1\n")
+    (claim,) = claims(path)
+    assert claim.text == "" and not claim.holds
+    result = run_cli("check-claims", str(path))
+    assert result.returncode == 1
+    assert f"{path}: cell 2: empty claim" in result.stdout
+    assert "0 of 1 claims hold" in result.stdout
+
+
+def test_a_cell_that_cannot_be_tokenized_is_unreadable_not_a_bogus_claim(tmp_path):
+    path = notebook(tmp_path, "print('# Output: 99')\nx = (", "99\n")
+    (claim,) = claims(path)
+    assert claim.unreadable and not claim.holds and claim.text == ""
+    result = run_cli("check-claims", str(path))
+    assert result.returncode == 1
+    assert f"{path}: cell 2: unreadable cell" in result.stdout
+    assert "99')" not in result.stdout
+    assert "0 of 0 claims hold in 1 notebook(s); 1 cell(s) unreadable" in result.stdout
+
+
+def test_a_cell_with_a_syntax_error_and_no_claim_has_no_claims(tmp_path):
+    assert claims(notebook(tmp_path, "x = (", "")) == []
+
+
+def test_a_failing_claim_on_a_huge_output_is_shortened(tmp_path):
+    line = "x" * 99 + "\n"
+    path = notebook(tmp_path, "print(big)  # Output: small", line * 200_000)  # 20 MB
+    result = run_cli("check-claims", str(path))
+    assert result.returncode == 1
+    assert len(result.stdout) < 5_000
+    shown = 20 * len(line) - 1  # the first 20 lines, without the last newline
+    assert f"… ({200_000 * len(line) - 1 - shown} more characters)" in result.stdout
+
+
+def test_folders_are_searched_recursively_without_checkpoints(tmp_path):
+    (tmp_path / "sub").mkdir()
+    notebook(tmp_path / "sub", "print(1)  # Output: 2", "1\n")
+    (tmp_path / "sub" / ".ipynb_checkpoints").mkdir()
+    notebook(tmp_path / "sub" / ".ipynb_checkpoints", "print(1)  # Output: 3", "1\n")
+    result = run_cli("check-claims", str(tmp_path))
+    assert result.returncode == 1
+    assert f"{tmp_path / 'sub' / 'nb.ipynb'}: cell 2: claim not in output" in result.stdout
+    assert ".ipynb_checkpoints" not in result.stdout
+    assert "0 of 1 claims hold in 1 notebook(s)" in result.stdout
+
+
+def test_a_folder_without_notebooks_is_an_error(tmp_path):
+    result = run_cli("check-claims", str(tmp_path))
+    assert result.returncode == 2
+    assert f"no notebook in {tmp_path}" in result.stderr

@@ -210,3 +210,62 @@ def test_keras_3_frozen_layer_message_says_its_variables_stay_watched():
     m.get_layer("d").trainable = False
     # on Keras 3 a plain tape still gives a frozen layer's variables gradients
     assert causes(lambda *w: tf.reduce_sum(m(x)), *m.get_layer("d").weights) == []
+
+
+# --- ragged results, strings, non-tensor results, unsupported sources -------
+
+
+RAGGED = tf.ragged.constant([[1.0, 2.0], [3.0]])
+
+
+@pytest.mark.parametrize("fn, source", [
+    (lambda r: tf.stop_gradient(r) * 2.0, RAGGED),
+    (lambda x: tf.stop_gradient(tf.RaggedTensor.from_row_lengths(x, [2, 1])),
+     tf.Variable([1.0, 2.0, 3.0])),
+], ids=["ragged-source", "variable-to-ragged"])
+def test_a_ragged_result_through_stop_gradient(fn, source):
+    assert raw_gradient_is_none(fn, source)
+    assert causes(fn, source) == [(0, "stop_gradient")]  # was not_connected
+
+
+def test_a_ragged_result_through_round_is_unknown():
+    fn = lambda r: tf.round(r) * 2.0
+    (finding,) = explain_none(fn, RAGGED)
+    assert finding.cause == "unknown" and "tf.round" in finding.message
+
+
+def test_a_connected_ragged_result_is_only_unwatched():
+    assert causes(lambda r: r * 2.0, RAGGED) == [(0, "not_watched")]
+
+
+def test_a_string_source_is_not_told_to_cast():
+    fn = lambda s: tf.strings.to_number(s) * 2.0
+    (finding,) = explain_none(fn, tf.constant("1.5"))
+    assert finding.cause == "non_float_dtype"
+    assert "dtype string" in finding.message and "tf.cast" not in finding.message
+    assert "non_float_dtype" in FIXES
+    assert causes(lambda x: x * x, tf.constant(True)) == [(0, "integer_dtype")]
+
+
+@pytest.mark.parametrize("fn", [lambda v: float(v) * 2.0, lambda v: 2.0,
+                                lambda v: {"y": v * 2.0, "z": 1.0}],
+                         ids=["float(v)", "constant", "in-a-dict"])
+def test_a_result_that_is_not_a_tensor_is_a_clear_type_error(fn):
+    with pytest.raises(TypeError, match=r"`fn` must return a tensor.*Received: .*float"):
+        explain_none(fn, tf.Variable(1.0))
+
+
+def test_a_result_of_none_says_to_return_the_tensor():
+    with pytest.raises(TypeError, match=r"Received: NoneType None\. Return the target tensor"):
+        explain_none(lambda v: None, tf.Variable(1.0))
+
+
+def test_a_dict_source_is_refused_as_value_and_gradient_refuses_it():
+    import tapelab
+
+    source = {"a": tf.constant(1.0)}
+    with pytest.raises(TypeError) as expected:
+        tapelab.value_and_gradient(lambda d: d["a"] * 2.0, source)
+    with pytest.raises(TypeError, match="Source 0 must be a tf.Variable") as got:
+        explain_none(lambda d: d["a"] * 2.0, source)
+    assert str(got.value) == str(expected.value)

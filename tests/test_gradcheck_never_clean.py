@@ -78,3 +78,38 @@ def test_inside_tf_function_it_refuses_with_a_clear_error():
 
     with pytest.raises(RuntimeError, match="runs eagerly.*inside tf.function"):
         checked(tf.constant([1.0], F64))
+
+
+@pytest.mark.parametrize("delta", [0, 0.0, -1e-3, float("nan"), float("inf"), np.float64(0)],
+                         ids=repr)
+def test_a_step_that_is_not_positive_and_finite_is_a_value_error(delta):
+    with pytest.raises(ValueError, match=r"`delta` must be a positive finite number.*"
+                                         r"Received: delta="):
+        check_gradient(tf.sin, tf.constant([0.5], F64), delta=delta)
+
+
+@pytest.mark.parametrize("delta", ["1e-3", True, [1e-3]], ids=repr)
+def test_a_step_that_is_not_a_number_is_a_type_error(delta):
+    with pytest.raises(TypeError, match=r"`delta` must be a number.*Received: delta="):
+        check_gradient(tf.sin, tf.constant([0.5], F64), delta=delta)
+
+
+def test_a_given_step_is_used():
+    # x**3 at 1: central differences give 3 + delta**2 exactly
+    result = check_gradient(lambda x: x**3, tf.constant([1.0], F64), delta=0.1)
+    np.testing.assert_allclose(result.numerical[0], [3.01], rtol=1e-9)
+
+
+def test_a_vector_valued_fn_on_a_large_input_is_refused_before_the_jacobian():
+    # 20,000 outputs x 20,000 inputs: two Jacobians of 400 million elements (6.4 GB)
+    x = tf.zeros(20_000, F64)
+    with pytest.raises(ValueError, match=r"20,000 output element\(s\) x 20,000 input "
+                                         r"element\(s\).*tf.reduce_sum\(fn\(\*xs\)\)"):
+        check_gradient(lambda x: x * x, x)
+
+
+def test_a_large_scalar_fn_is_refused_without_the_advice_to_sum():
+    x = tf.zeros(10_000_001, tf.float32)
+    with pytest.raises(ValueError, match="smaller") as info:
+        check_gradient(lambda x: tf.reduce_sum(x), x)
+    assert "reduce_sum" not in str(info.value)

@@ -3,7 +3,8 @@
 For each source whose gradient is None under a plain ``tf.GradientTape()``,
 the cause is found by experiment, never guessed:
 
-1. an integer or bool dtype has no gradient at all;
+1. an integer or bool dtype has no gradient at all (``integer_dtype``), nor a
+   string or other non-numeric one (``non_float_dtype``);
 2. re-run with the sources explicitly watched: a gradient now means a tensor
    the tape did not watch, or a variable with ``trainable=False``; a
    ``LookupError`` means an op on the path has no registered gradient;
@@ -21,16 +22,24 @@ otherwise: it must not have side effects that matter (``explain_none`` may run
 an ``assign`` in it twice).
 """
 
+import numbers
 from dataclasses import dataclass
 
+import numpy as np
 import tensorflow as tf
 
-from tapelab._sources import as_source, is_float, is_variable, watchable
+from tapelab._sources import as_source_of_any_dtype, is_float, is_variable, watchable
 from tapelab.diagnose.graph_paths import graph_causes
 
 FIXES = {
     "integer_dtype": "Gradients are only defined for floating dtypes. Cast the source "
                      "before the tape sees it, e.g. x = tf.cast(x, tf.float32).",
+    "non_float_dtype": "Gradients are only defined with respect to floating (or complex) "
+                       "values, and this dtype is not numeric (a string, for instance): "
+                       "no cast makes it one. Differentiate with respect to the float "
+                       "tensor fn computes from it instead: compute that first (e.g. "
+                       "tf.strings.to_number(s), or an embedding of token ids) and pass "
+                       "it as the source.",
     "not_watched": "A tape only watches trainable variables on its own. Call "
                    "tape.watch(x) inside the tape block, make x a tf.Variable, or use "
                    "tapelab.value_and_gradient / tapelab.tape(watch=x), which watch it.",
@@ -92,12 +101,22 @@ class Findings(list):
     __repr__ = __str__
 
 
-def _as_raw(x):
-    """Sources as tapelab's helpers take them, but integer/bool ones kept, to be explained."""
-    try:
-        return as_source(x)  # numbers -> float32 tensors, variables and tensors as they are
-    except TypeError:
-        return tf.convert_to_tensor(x)  # e.g. an int tensor: explained as integer_dtype
+def _check_result(y):
+    """Raise TypeError unless ``y`` is what ``tape.gradient`` takes as a target."""
+    flat = tf.nest.flatten(y)
+    bad = [t for t in flat if not isinstance(t, (tf.Tensor, tf.RaggedTensor))
+           and not is_variable(t)]
+    if bad or not flat:
+        what = bad[0] if bad else y
+        where = "" if what is y else f" in the {type(y).__name__} fn returned"
+        fix = ("A Python number or NumPy value is not on the tape (float(x), x.numpy() "
+               "and .item() leave it), so tape.gradient fails on it rather than give "
+               "None: return the tensor itself."
+               if isinstance(what, (numbers.Number, np.ndarray, np.generic))
+               else "Return the target tensor (a function without `return` gives None).")
+        raise TypeError(
+            "`fn` must return a tensor, or a dict, list or tuple of tensors, as "
+            f"tape.gradient takes. Received: {type(what).__name__} {what!r}{where}. {fix}")
 
 
 def _gradients(fn, sources, watch=()):
@@ -109,6 +128,7 @@ def _gradients(fn, sources, watch=()):
         for i in watch:
             tape.watch(watchable(sources[i]))
         y = fn(*sources)
+    _check_result(y)
     out = []
     for source in sources:
         try:
@@ -124,7 +144,10 @@ def _diagnose(fn, sources, missing):
     causes, watch = {}, []
     for i in missing:
         if not is_float(sources[i]):
-            causes[i] = ("integer_dtype", f"it has dtype {tf.as_dtype(sources[i].dtype).name}.")
+            dtype = tf.as_dtype(sources[i].dtype)
+            numeric = dtype.is_integer or dtype == tf.bool
+            causes[i] = ("integer_dtype" if numeric else "non_float_dtype",
+                         f"it has dtype {dtype.name}.")
         else:
             watch.append(i)
     if not watch:
@@ -160,12 +183,17 @@ def explain_none(fn, *sources):
       fn: the function you differentiate; it returns the target tensor. It may
         use the sources through its arguments or, for variables, by closure.
       *sources: what you differentiate with respect to, exactly as you would
-        pass them to ``tape.gradient`` (numbers become float32 tensors).
+        pass them to ``tape.gradient`` (numbers become float32 tensors). As in
+        ``value_and_gradient``, each is a variable, a tensor, a ``tf.RaggedTensor``,
+        a NumPy array or a number, but of any dtype: a dict or list of sources
+        raises ``TypeError`` (pass each as its own argument).
 
     Returns:
       A :class:`Findings` list (empty when every gradient exists); each
       :class:`Finding` holds the source's position, a stable ``cause`` code
-      and a message with the fix. ``print()`` it in a notebook.
+      and a message with the fix. ``print()`` it in a notebook. A ``fn`` that
+      returns no tensor (a Python float, None) raises ``TypeError``: a tape
+      gives no gradient of it, not even None.
 
     >>> import tensorflow as tf
     >>> x = tf.constant(3.0)
@@ -175,7 +203,7 @@ def explain_none(fn, *sources):
     >>> explain_none(lambda v: v * v, tf.Variable(3.0))
     No None gradients: every source gets a gradient.
     """
-    sources = tuple(_as_raw(s) for s in sources)
+    sources = tuple(as_source_of_any_dtype(s, i) for i, s in enumerate(sources))
     first = _gradients(fn, sources)
     causes = {i: ("no_gradient_registered", f"TensorFlow said: {str(g).splitlines()[0]}")
               for i, g in enumerate(first) if isinstance(g, LookupError)}

@@ -5,6 +5,8 @@ infinity on either side makes the errors NaN or infinite, ``finite`` False, and
 the message names the source and the element.
 """
 
+import math
+import numbers
 import warnings
 from dataclasses import dataclass
 
@@ -15,6 +17,9 @@ from tapelab._sources import as_sources, dense_only
 from tapelab.value_grad import value_and_gradient
 
 _SHOWN = 3  # non-finite elements named per source
+# Jacobian elements (fn's output elements x the sources' elements) past which
+# check_gradient refuses: tf.test.compute_gradient builds two Jacobians that large
+_MAX_JACOBIAN = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,44 @@ def _refuse(tensors):
                 UserWarning, stacklevel=3)
 
 
+def _check_delta(delta):
+    """Raise unless ``delta`` is None or a positive finite number."""
+    if delta is None:
+        return
+    if isinstance(delta, (bool, np.bool_)) or not isinstance(delta, numbers.Real):
+        raise TypeError(
+            "`delta` must be a number: the finite-difference step (or None for TF's "
+            f"default). Received: delta={delta!r} of type {type(delta).__name__}. Pass a "
+            "float, e.g. delta=1e-3.")
+    if not (math.isfinite(delta) and delta > 0):
+        raise ValueError(
+            "`delta` must be a positive finite number: the finite-difference step, so "
+            f"0, a negative step, NaN or infinity give no derivative. Received: delta={delta!r}. "
+            "Pass e.g. delta=1e-3, or None for TF's default.")
+
+
+def _check_size(value, tensors):
+    """Refuse a Jacobian past ``_MAX_JACOBIAN`` elements before compute_gradient builds it."""
+    outputs = int(tf.size(value))
+    inputs = sum(int(tf.size(x)) for x in tensors)
+    if outputs * inputs <= _MAX_JACOBIAN:
+        return
+    if outputs > 1:
+        fix = ("check_gradient compares the gradient of the sum of fn's outputs anyway, so "
+               "sum them first: check_gradient(lambda *xs: tf.reduce_sum(fn(*xs)), *sources) "
+               f"has a Jacobian of {inputs:,} elements (it still runs fn twice per input "
+               "element), or check at a smaller point.")
+    else:
+        fix = ("Check at a smaller point (a slice of the input), as fn runs twice per "
+               "input element.")
+    raise ValueError(
+        "`check_gradient` builds two full Jacobians (the tape's and the numerical one, "
+        "with tf.test.compute_gradient), of fn's output elements x the sources' "
+        f"elements, and refuses past {_MAX_JACOBIAN:,} elements. Received: {outputs:,} "
+        f"output element(s) x {inputs:,} input element(s) = {outputs * inputs:,} "
+        f"elements (about {2 * 8 * outputs * inputs / 1e9:.1f} GB in float64). {fix}")
+
+
 def _digits(value):
     """A value to 6 significant digits: the rest of a finite difference is round-off."""
     return float(f"{float(value):.6g}")
@@ -85,10 +128,19 @@ def check_gradient(fn, *sources, delta=None):
     eagerly only (``RuntimeError`` inside ``tf.function``); complex sources
     raise ``TypeError``.
 
+    Cost: ``tf.test.compute_gradient`` builds the full Jacobian (fn's output
+    elements x the sources' elements), twice, and runs ``fn`` twice per source
+    element. So memory grows as outputs x inputs (as n**2 for a vector-valued fn
+    of n elements) and time as n. Past 10 million Jacobian elements (about 160 MB
+    in float64) ``check_gradient`` raises ``ValueError`` before building them:
+    sum a vector-valued ``fn`` first (the check compares the gradient of the
+    sum anyway), or check at a smaller point.
+
     Args:
       fn: a function of ``len(sources)`` real tensors.
       *sources: the point to check at (as for :func:`value_and_gradient`).
-      delta: the finite-difference step (TF's default when None).
+      delta: the finite-difference step, a positive finite number (TF's
+        default when None); anything else raises ``ValueError``/``TypeError``.
 
     Returns:
       A :class:`GradientCheck` with ``max_abs_error``, ``max_rel_error``
@@ -104,10 +156,12 @@ def check_gradient(fn, *sources, delta=None):
       source 0 element (0,): tape nan, numerical 2.0
       source 0 element (1,): tape nan, numerical 4.0
     """
+    _check_delta(delta)
     tensors = [tf.convert_to_tensor(s) for s in dense_only(as_sources(sources),
                                                              "check_gradient")]
     _refuse(tensors)
-    _, grads = value_and_gradient(fn, *tensors)
+    value, grads = value_and_gradient(fn, *tensors)
+    _check_size(value, tensors)
     grads = grads if isinstance(grads, tuple) else (grads,)
     kwargs = {} if delta is None else {"delta": delta}
     _, jacobians = tf.test.compute_gradient(fn, tensors, **kwargs)

@@ -10,6 +10,8 @@ allowed or not. What the walks find is proof of a cause:
 * only through ``StopGradient``: ``stop_gradient``;
 * only through integer tensors (argmax, a cast to int): ``integer_path``;
 * a path of float tensors: the cause is ``unknown`` (``tf.round`` is one).
+
+A ragged result is walked back from its component tensors (values and row splits).
 """
 
 import tensorflow as tf
@@ -95,7 +97,9 @@ def graph_causes(fn, sources, positions):
     if traced[0] is None:
         return {i: traced[1:] for i in positions}
     concrete, nodes = traced
-    outputs = [t for t in tf.nest.flatten(concrete.structured_outputs) if isinstance(t, tf.Tensor)]
+    # a ragged (or other composite) result is walked from its component tensors
+    outputs = [t for t in tf.nest.flatten(concrete.structured_outputs, expand_composites=True)
+               if isinstance(t, tf.Tensor)]
     assigned = _assignments(concrete.graph)
     causes = {}
     for i in positions:
