@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.tapelab-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 NBVAL  := --nbval --nbval-current-env --nbval-cell-timeout=600 --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
-.PHONY: install test test-portable unit nbval claims run notebooks bench lint clean
+.PHONY: install test test-portable test-min unit nbval claims run notebooks bench lint clean
 
 install: $(STAMP)
 
@@ -33,8 +33,19 @@ test-portable: install
 	$(LAYOUT_A) $(PY) -m pytest tests tapelab $(if $(NOTEBOOKS),$(NBVAL) $(NOTEBOOKS))
 	$(if $(NOTEBOOKS),$(LAYOUT_B) $(PY) -m pytest $(NBVAL) $(NOTEBOOKS))
 
+## the fast lane: unit tests and doctests without the slow ones (about a minute)
 unit: install
-	$(PY) -m pytest tests tapelab
+	$(PY) -m pytest tests tapelab -m "not slow"
+
+## the lowest supported TensorFlow (pyproject's floor), in its own venv: the unit tests
+MIN_TF := 2.16.2
+VENV_MIN := .venv-min
+test-min:
+	@test -x $(VENV_MIN)/bin/python || $(PYTHON) -m venv $(VENV_MIN)
+	$(VENV_MIN)/bin/python -m pip install --quiet --disable-pip-version-check \
+		"tensorflow==$(MIN_TF)" -e '.[dev]'
+	$(VENV_MIN)/bin/python -m pytest tests tapelab -m "not slow" -p no:cacheprovider \
+		--ignore=tests/test_notebooks_stored.py --ignore=tests/test_notebook_writes.py
 
 nbval: install
 	$(PY) -m pytest $(NBVAL) $(NOTEBOOKS)

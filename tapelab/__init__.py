@@ -19,36 +19,21 @@ _EXPORTS = {
     "fine_tune_step": "tapelab.fine_tuning.step",
     "fine_tune": "tapelab.fine_tuning.loop",
     "SelectionWarning": "tapelab.fine_tuning.select",
+    "LayerSelection": "tapelab.fine_tuning.select",
     "explain_none": "tapelab.diagnose.explain",
     "check_gradient": "tapelab.diagnose.gradcheck",
     "grad": "tapelab.transforms",
     "jvp": "tapelab.transforms",
     "vjp": "tapelab.transforms",
-    "jacobian": "tapelab.transforms",
-    "hessian": "tapelab.transforms",
-    "hvp": "tapelab.transforms",
+    "jacobian": "tapelab.jacobians",
+    "jacrev": "tapelab.jacobians",
+    "jacfwd": "tapelab.jacobians",
+    "hessian": "tapelab.jacobians",
+    "hvp": "tapelab.jacobians",
     "per_example_gradients": "tapelab.per_example",
 }
 
-__all__ = [
-    "SelectionWarning",
-    "check_gradient",
-    "explain_none",
-    "fine_tune",
-    "fine_tune_step",
-    "grad",
-    "gradients",
-    "hessian",
-    "hvp",
-    "jacobian",
-    "jvp",
-    "per_example_gradients",
-    "select_layers",
-    "tape",
-    "trainable_variables",
-    "value_and_gradient",
-    "vjp",
-]
+__all__ = sorted(_EXPORTS)  # noqa: PLE0605 - one list of public names: the keys above
 
 
 def __getattr__(name):

@@ -1,53 +1,14 @@
 """The ``tapelab`` command line: ``tapelab --help`` lists the subcommands."""
 
 import argparse
-import contextlib
-import os
 import sys
-import threading
 
-from tapelab import __version__
-
-
-def _quiet_tf():
-    """Ask TF's C++ logger for errors only (it may still print a few start-up lines)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-@contextlib.contextmanager
-def _without_tf_logs():
-    """Drop TF's C++ log lines from file descriptor 2 (they bypass sys.stderr).
-
-    Everything else written to stderr (Python warnings, tracebacks) passes through.
-    """
-    from tapelab.notebooks import TF_LOG_LINE
-
-    sys.stderr.flush()
-    saved = os.dup(2)
-    read_end, write_end = os.pipe()
-    os.dup2(write_end, 2)
-    os.close(write_end)
-
-    def pump():
-        with os.fdopen(read_end, "rb") as source:
-            for line in source:
-                if not TF_LOG_LINE.match(line.decode(errors="replace").rstrip("\n")):
-                    os.write(saved, line)
-
-    thread = threading.Thread(target=pump, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)  # closes the pipe's last write end: the pump sees EOF
-        thread.join(timeout=5)
-        os.close(saved)
+from tapelab import __version__, tf_logs
 
 
 def cmd_demo(args):
     """A short tour of the API with real outputs."""
-    _quiet_tf()
+    tf_logs.quiet()
     import warnings
 
     import keras
@@ -134,7 +95,7 @@ def cmd_check_claims(args):
 
     import nbformat
 
-    from tapelab.notebooks import claims
+    from tapelab.claims import claims
 
     paths = []
     for p in map(Path, args.paths):
@@ -175,7 +136,7 @@ def cmd_check_claims(args):
 
 def cmd_errata(args):
     """Re-check the seed tutorial's claims live against the installed TF."""
-    _quiet_tf()
+    tf_logs.quiet()
     from tapelab.errata import format_table, run_all
 
     rows = run_all()
@@ -196,7 +157,8 @@ def cmd_run_notebooks(args):
     import time
     from pathlib import Path
 
-    from tapelab.notebooks import ExecutionError, claims, execute
+    from tapelab.claims import claims
+    from tapelab.notebooks import ExecutionError, execute
 
     runs, written = [], {}  # (notebook, output file); output file -> notebook
     for p in map(Path, args.paths):
@@ -263,7 +225,7 @@ def main(argv=None):
         parser.print_help()
         return 0
     if args.func in (cmd_demo, cmd_errata):  # these import TensorFlow in this process
-        with _without_tf_logs():
+        with tf_logs.without_tf_logs():
             return args.func(args)
     return args.func(args)
 

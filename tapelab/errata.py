@@ -7,6 +7,7 @@ ImageNet check runs under :func:`tapelab.offline.offline`.
 
 from dataclasses import dataclass
 
+from tapelab import tf_logs
 from tapelab.notebooks import below
 
 HOLDS, WRONG, FAILS, OFFLINE = "holds", "wrong", "fails on this version", "fails offline"
@@ -163,9 +164,7 @@ def check_resnet(tf, keras):
 
 def run_all():
     """Run every check; return a list of :class:`Erratum` rows."""
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    tf_logs.quiet()
     import keras
     import tensorflow as tf
 

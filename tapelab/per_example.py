@@ -1,14 +1,21 @@
 """`per_example_gradients`: one gradient per example, vectorised (JAX's ``vmap(grad)``)."""
 
+from __future__ import annotations
+
 import functools
 import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import tensorflow as tf
 
 from tapelab._cache import CompileCache
-from tapelab.fine_tuning.select import resolve
+from tapelab.fine_tuning.select import LayerSelection, resolve
 from tapelab.fine_tuning.step import frozen_except
 from tapelab.watching import tape
+
+if TYPE_CHECKING:
+    import keras
 
 COMPILED = CompileCache()  # per model: one entry per selection, loss_fn and training
 
@@ -32,7 +39,9 @@ def _compile(selection, loss_fn, training):
                                          selection, loss_fn, training), reduce_retracing=True)
 
 
-def per_example_gradients(model, layers, loss_fn, x, y, training=False):
+def per_example_gradients(model: keras.Model, layers: LayerSelection,
+                          loss_fn: Callable[..., Any], x: Any, y: Any,
+                          training: bool = False) -> list[tf.Tensor]:
     """The gradient of each example's loss alone, for the selected layers' variables.
 
     Entry ``i`` is the gradient of ``loss_fn(y[i:i+1], model(x[i:i+1]))``: what a

@@ -1,5 +1,10 @@
 """`value_and_gradient` and `gradients`: one call, value and derivatives."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 import tensorflow as tf
 
 from tapelab._sources import is_variable
@@ -10,7 +15,21 @@ def _one_or_tuple(grads):
     return grads[0] if len(grads) == 1 else tuple(grads)
 
 
-def value_and_gradient(fn, *sources):
+def split_aux(result, has_aux, helper):
+    """``(output, aux)`` of what ``fn`` returned: ``aux`` is None without ``has_aux``."""
+    if not has_aux:
+        return result, None
+    if not (isinstance(result, (tuple, list)) and len(result) == 2):
+        raise TypeError(
+            f"`fn` must return a pair (output, aux) when has_aux=True in {helper}. Received: "
+            f"{type(result).__name__}"
+            + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
+            + ". Return (output, aux), or call without has_aux.")
+    return result[0], result[1]
+
+
+def value_and_gradient(fn: Callable[..., Any], *sources: Any,
+                       has_aux: bool = False) -> tuple[Any, Any]:
     """Evaluate ``fn(*sources)`` and its gradient with respect to each source.
 
     Args:
@@ -23,28 +42,33 @@ def value_and_gradient(fn, *sources):
         arrays are watched automatically. Integer or bool arrays and tensors raise TypeError. A
         ``fn`` that needs a Python int (``range(n)``) should close over it
         rather than take it as a source.
+      has_aux: if True, ``fn`` returns ``(value, aux)``; ``aux`` (any value)
+        comes back untouched and is not differentiated, as in ``jax.value_and_grad``.
 
     Returns:
       ``(value, gradient)``: ``value`` is what ``fn`` returned (a tensor, or a
       ``tf.RaggedTensor``, summed as raw TF does); ``gradient`` is
       one tensor for one source, a tuple (in source order) for several. A
-      source the value does not depend on gets None, as with raw TF.
+      source the value does not depend on gets None, as with raw TF. With
+      ``has_aux``: ``((value, aux), gradient)``.
 
     >>> value, grad = value_and_gradient(lambda x: x**2 + 2*x + 1, 5.0)
     >>> float(value), float(grad)  # f(5) = 36, f'(x) = 2x + 2 = 12
     (36.0, 12.0)
     """
-    t, value, sources = record(fn, sources, persistent=False)
+    t, result, sources = record(fn, sources, persistent=False)
+    value, aux = split_aux(result, has_aux, "value_and_gradient")
     if not isinstance(value, (tf.Tensor, tf.Variable, tf.RaggedTensor)) and not is_variable(value):
         raise TypeError(
             "`fn` must return a single tensor for value_and_gradient. Received: "
             f"{type(value).__name__}. For several targets (a dict, list or "
             "tuple), use tapelab.gradients(fn, *sources)."
         )
-    return value, _one_or_tuple(t.gradient(value, sources))
+    grads = _one_or_tuple(t.gradient(value, sources))
+    return ((value, aux), grads) if has_aux else (value, grads)
 
 
-def gradients(fn, *sources):
+def gradients(fn: Callable[..., Any], *sources: Any) -> Any:
     """Gradients of several targets from one persistent tape.
 
     Args:

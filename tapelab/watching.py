@@ -2,8 +2,12 @@
 function run on such a tape, shared by ``value_and_gradient``, ``gradients`` and the
 transforms."""
 
+from __future__ import annotations
+
 import contextlib
 import warnings
+from collections.abc import Iterator
+from typing import Any
 
 import tensorflow as tf
 
@@ -33,7 +37,8 @@ def watch_list(watch, stacklevel=4):
 
 
 @contextlib.contextmanager
-def tape(watch=(), only_watched=False, persistent=False):
+def tape(watch: Any = (), only_watched: bool = False,
+         persistent: bool = False) -> Iterator[tf.GradientTape]:
     """Open a real ``tf.GradientTape`` that already watches ``watch``.
 
     Args:

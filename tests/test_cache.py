@@ -16,8 +16,8 @@ import tensorflow as tf
 import tapelab
 from tapelab._cache import CompileCache, fingerprint
 from tapelab.fine_tuning.loop import STEPS
+from tapelab.jacobians import COMPILED
 from tapelab.per_example import COMPILED as PER_EXAMPLE
-from tapelab.transforms import COMPILED
 
 X = tf.constant([1.0, 2.0])
 

@@ -7,7 +7,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tapelab.notebooks import Claim, claims, clean_outputs, strip_tf_logs
+from tapelab.claims import Claim, claims
+from tapelab.notebooks import clean_outputs
+from tapelab.tf_logs import strip as strip_tf_logs
 
 DATA = Path(__file__).parent / "data"
 SEED = DATA / "seed_first_cell.ipynb"
@@ -127,6 +129,7 @@ def test_cli_basics(args):
         "check-claims" in result.stdout and "errata" in result.stdout)
 
 
+@pytest.mark.slow  # a new process imports TensorFlow
 def test_demo_prints_real_numbers():
     result = run_cli("demo")
     assert result.returncode == 0, result.stderr

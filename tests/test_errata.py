@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from tapelab.errata import FAILS, HOLDS, OFFLINE, WRONG, format_table, run_all
-from tapelab.notebooks import TF_LOG_LINE
+from tapelab.tf_logs import TF_LOG_LINE
 
 
 @pytest.fixture(scope="module")
@@ -14,6 +14,7 @@ def rows():
     return {row.claim: row for row in run_all()}
 
 
+@pytest.mark.slow  # the module fixture runs every errata check (ResNet50 included)
 @pytest.mark.parametrize("claim, verdict, observed", [
     ("d/dx (x**2 + 2x + 1) at x=5", WRONG, "12.0"),
     ("d/dx x**2 at x=3", HOLDS, "6.0"),
@@ -39,6 +40,7 @@ def test_table_has_one_row_per_claim(rows):
     assert max(map(len, table)) <= 130
 
 
+@pytest.mark.slow  # a new process imports TensorFlow and runs ResNet50
 def test_cli_prints_the_table():
     result = subprocess.run([sys.executable, "-m", "tapelab", "errata"], capture_output=True,
                             text=True, timeout=300, check=False)

@@ -56,7 +56,7 @@ def test_a_good_gradient_is_finite_with_no_problems():
 def test_gather_gives_indexed_slices_which_are_made_dense():
     x = tf.constant([1.0, 2.0, 3.0], F64)
     result = check_gradient(lambda x: tf.reduce_sum(tf.gather(x, [0, 2]) ** 2), x)
-    np.testing.assert_allclose(result.tape[0], [2.0, 0.0, 6.0])  # 2x, exact in float64
+    np.testing.assert_allclose(result.tape_gradient[0], [2.0, 0.0, 6.0])  # 2x, exact in float64
     assert result.max_abs_error < 1e-6  # a quadratic: central differences are exact but round-off
 
 
@@ -113,3 +113,10 @@ def test_a_large_scalar_fn_is_refused_without_the_advice_to_sum():
     with pytest.raises(ValueError, match="smaller") as info:
         check_gradient(lambda x: tf.reduce_sum(x), x)
     assert "reduce_sum" not in str(info.value)
+
+
+def test_the_old_name_tape_still_works_with_a_deprecation_warning():
+    result = check_gradient(tf.sin, tf.constant([0.5], F64))
+    with pytest.warns(DeprecationWarning, match="use GradientCheck.tape_gradient"):
+        old = result.tape
+    assert old is result.tape_gradient

@@ -105,4 +105,4 @@ def test_float32_is_checked_too_with_a_looser_error():
     result = check_gradient(lambda x: tf.exp(x), tf.constant([0.1, 0.2]))
     # float32 differences: round-off eps32 / delta with TF's delta 1e-3 is ~1e-4 relative
     assert result.max_rel_error < 1e-2
-    assert result.tape[0].dtype == np.float32
+    assert result.tape_gradient[0].dtype == np.float32

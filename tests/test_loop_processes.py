@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from tolerance import EXACT, FLOAT32, largest_allowed
+
+pytestmark = pytest.mark.slow  # each test runs TensorFlow in new processes
 
 HERE = Path(__file__).parent
 CHILD = HERE / "loop_child.py"

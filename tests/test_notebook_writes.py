@@ -64,6 +64,7 @@ def test_a_full_disk_leaves_the_old_notebook_intact(tmp_path):
     assert os.listdir(tmp_path) == ["x.ipynb"]  # the temporary file is gone too
 
 
+@pytest.mark.slow  # starts a Jupyter kernel
 def test_run_notebooks_on_a_full_disk_fails_and_keeps_the_notebook(tmp_path):
     path = make_notebook(tmp_path / "x.ipynb", note_chars=2_000_000)  # 2 MB, limit 1 MB
     before = path.read_bytes()

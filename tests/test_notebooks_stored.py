@@ -9,7 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tapelab.notebooks import TF_LOG_LINE, claims
+from tapelab.claims import claims
+from tapelab.tf_logs import TF_LOG_LINE
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 

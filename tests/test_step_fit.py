@@ -16,7 +16,7 @@ import tensorflow as tf
 from tolerance import FLOAT16, FLOAT32, assert_variables_close
 
 from tapelab import fine_tune_step
-from tapelab.fine_tuning.select import walk
+from tapelab.fine_tuning.layer_tree import walk
 
 pytestmark = pytest.mark.filterwarnings("ignore::tapelab.SelectionWarning")  # Dropout selected
 
@@ -161,6 +161,7 @@ def test_mixed_float16_with_loss_scale_optimizer_equals_fit(mixed_precision):
     assert moved.max() > 1e-3
 
 
+@pytest.mark.slow  # MobileNetV2
 def test_mobilenetv2_tail_with_batchnorm_in_and_out_equals_fit():
     """The issue's own case: slice(-6, None) holds Conv_1_bn; the body has 50 more."""
     def make():

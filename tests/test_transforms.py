@@ -181,6 +181,7 @@ def test_hvp_both_nestings_equal_hessian_times_v():
 f64 = st.lists(st.floats(-1, 1), min_size=2, max_size=4)
 
 
+@pytest.mark.slow  # 25 Hypothesis examples, each traced
 @settings(max_examples=25, deadline=None)
 @given(expressions, expressions, f64, st.randoms(use_true_random=False))
 def test_hvp_is_hessian_times_v_on_random_compositions(e1, e2, point, rnd):
@@ -241,7 +242,7 @@ def test_repeated_calls_do_not_retrace(retracing_log):
         tapelab.jvp(tf.sin, (x,), (x,))
         tapelab.vjp(tf.sin, x)[1](x)
     assert not [m for m in retracing_log if "retracing" in m], retracing_log
-    from tapelab.transforms import COMPILED
+    from tapelab.jacobians import COMPILED
     counts = [f.experimental_get_tracing_count() for f in COMPILED.values(cubic)]
     assert counts == [1, 1]  # hessian and hvp, each traced once
 
@@ -263,3 +264,27 @@ def test_many_distinct_functions_do_not_read_as_retracing(retracing_log):
         tapelab.jacobian(lambda x, i=i: tf.sin(x) * i, X3)
         tapelab.hessian(lambda x, i=i: tf.reduce_sum(x**3) * i, X3)
     assert not [m for m in retracing_log if "retracing" in m], retracing_log
+
+
+# --- has_aux, as in JAX and torch.func ----------------------------------------------------------
+
+
+def test_has_aux_returns_the_auxiliary_output_untouched():
+    aux_in = {"note": "kept", "count": 3}
+    g, aux = tapelab.grad(lambda x: (x**3, aux_in), has_aux=True)(2.0)
+    assert float(g) == 12.0 and aux is aux_in
+    (value, aux), grad = tapelab.value_and_gradient(lambda x: (x**2, x + 1.0), 3.0,
+                                                    has_aux=True)
+    assert (float(value), float(aux), float(grad)) == (9.0, 4.0, 6.0)
+    out, vjp_fn, aux = tapelab.vjp(lambda x: (x * 2.0, "label"), X3, has_aux=True)
+    np.testing.assert_array_equal(out.numpy(), 2.0 * X3.numpy())
+    assert aux == "label"
+    np.testing.assert_array_equal(vjp_fn(tf.ones(3))[0].numpy(), [2.0, 2.0, 2.0])
+
+
+def test_has_aux_refuses_a_result_that_is_not_a_pair():
+    with pytest.raises(TypeError, match=r"must return a pair \(output, aux\) when "
+                                        r"has_aux=True in grad\. Received: EagerTensor"):
+        tapelab.grad(lambda x: x**2, has_aux=True)(2.0)
+    with pytest.raises(TypeError, match=r"in value_and_gradient\. Received: tuple of length 3"):
+        tapelab.value_and_gradient(lambda x: (x, x, x), 2.0, has_aux=True)

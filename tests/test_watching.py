@@ -78,3 +78,4 @@ def test_persistent_allows_two_gradient_calls_and_default_does_not():
 def test_bad_watch_items_raise_type_error(bad, message):
     with pytest.raises(TypeError, match=message), tape(watch=[bad]):
         pass
+

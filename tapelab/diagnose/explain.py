@@ -22,8 +22,12 @@ otherwise: it must not have side effects that matter (``explain_none`` may run
 an ``assign`` in it twice).
 """
 
+from __future__ import annotations
+
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -171,7 +175,7 @@ def _diagnose(fn, sources, missing):
     return causes
 
 
-def explain_none(fn, *sources):
+def explain_none(fn: Callable[..., Any], *sources: Any) -> list[Finding]:
     """Explain every None gradient of ``fn(*sources)`` under a plain tape.
 
     ``fn`` runs once when every gradient exists; otherwise at most twice more

@@ -5,10 +5,14 @@ infinity on either side makes the errors NaN or infinite, ``finite`` False, and
 the message names the source and the element.
 """
 
+from __future__ import annotations
+
 import math
 import numbers
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -28,15 +32,23 @@ class GradientCheck:
 
     max_abs_error: float  # NaN or inf when a gradient is not finite
     max_rel_error: float
-    tape: tuple  # the tape's gradient per source (NumPy arrays)
+    tape_gradient: tuple  # the tape's gradient per source (NumPy arrays)
     numerical: tuple  # the finite-difference gradient per source
     finite: bool = True  # every element of both gradients is finite
     problems: tuple = ()  # one line per non-finite element shown
 
+    @property
+    def tape(self):
+        """Deprecated: the old name of :attr:`tape_gradient` (``check_*`` and ``tape``
+        name other things in tapelab)."""
+        warnings.warn("GradientCheck.tape is deprecated; use GradientCheck.tape_gradient.",
+                      DeprecationWarning, stacklevel=2)
+        return self.tape_gradient
+
     def __str__(self):
         head = (f"GradientCheck: max abs error {self.max_abs_error:.2e}, "
                 f"max rel error {self.max_rel_error:.2e} "
-                f"over {len(self.tape)} source(s)")
+                f"over {len(self.tape_gradient)} source(s)")
         if self.finite:
             return head
         return "\n".join([head + " - NOT FINITE:", *(f"  {p}" for p in self.problems)])
@@ -116,7 +128,8 @@ def _non_finite(i, g, n):
     return lines
 
 
-def check_gradient(fn, *sources, delta=None):
+def check_gradient(fn: Callable[..., Any], *sources: Any,
+                   delta: float | None = None) -> GradientCheck:
     """Compare the tape's gradient of ``fn`` with a numerical one.
 
     The numerical gradient comes from ``tf.test.compute_gradient`` (central

@@ -8,9 +8,14 @@ kept for later calls with the same arguments. Around it: the epoch's batches
 checkpoints (``resume.py``) and ``tf.distribute`` strategies (``distribute.py``).
 """
 
+from __future__ import annotations
+
 import functools
 import numbers
+import os
 import weakref
+from collections.abc import Callable
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -27,7 +32,7 @@ from tapelab.fine_tuning.distribute import (
 )
 from tapelab.fine_tuning.features import cached_split
 from tapelab.fine_tuning.resume import Resume
-from tapelab.fine_tuning.select import resolve
+from tapelab.fine_tuning.select import LayerSelection, resolve
 from tapelab.fine_tuning.step import Step, check_optimizer, frozen_except, train_step
 
 
@@ -69,9 +74,12 @@ def _compiled_step(selection, forward, step, strategy, spec):
                      functools.partial(_build_step, forward, step, strategy, spec))
 
 
-def fine_tune(model, layers, data, loss_fn, optimizer, *, epochs=1, batch_size=32, training=True,
-              shuffle=True, seed=0, cache_features=False, checkpoint_dir=None, strategy=None,
-              verbose=1):
+def fine_tune(model: keras.Model, layers: LayerSelection, data: Any, loss_fn: Callable[..., Any],
+              optimizer: keras.optimizers.Optimizer, *, epochs: int = 1, batch_size: int = 32,
+              training: bool = True, shuffle: bool = True, seed: int = 0,
+              cache_features: bool = False, checkpoint_dir: str | os.PathLike | None = None,
+              strategy: tf.distribute.Strategy | None = None,
+              verbose: int = 1) -> keras.callbacks.History:
     """Train only the selected layers for several epochs, compiled, as Keras ``fit`` would.
 
     Each batch gets exactly :func:`fine_tune_step`'s semantics (the same function

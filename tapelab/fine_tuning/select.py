@@ -6,12 +6,23 @@ by name or path of names (``"base/Conv_1"``, any depth), or by Layer object
 call, into a :class:`Selection` that it passes on.
 """
 
-import difflib
+from __future__ import annotations
+
 import numbers
 import warnings
 import weakref
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Union
 
-from tapelab import _keras_internals
+from tapelab.fine_tuning.layer_tree import by_name, children, walk, within
+
+if TYPE_CHECKING:
+    import keras
+
+#: What a ``layers`` argument may be: a slice or index of ``model.layers``, a layer
+#: name or path of names (``"base/Conv_1"``), a Layer object at any depth, or a
+#: sequence mixing indices, names, paths and Layer objects.
+LayerSelection = Union[slice, int, str, "keras.Layer", Sequence[Union[int, str, "keras.Layer"]]]
 
 
 class SelectionWarning(UserWarning):
@@ -22,103 +33,11 @@ def _layer_label(layer):
     return f"'{layer.name}' ({type(layer).__name__})"
 
 
-def children(layer):
-    """The direct sub-layers of ``layer``, in their own order.
-
-    A model's children are its ``.layers``; any other layer's are the layers it
-    tracks as attributes (a custom layer holding Dense layers, say).
-    """
-    layers = getattr(layer, "layers", None)
-    if isinstance(layers, list):
-        return layers
-    return _keras_internals.sub_layers(layer)
-
-
-def within(path, prefix):
-    """Whether the layer at ``path`` is the one at ``prefix`` or nested inside it.
-
-    THE nesting rule: paths are names from the model down (``"base/block/conv"``).
-    """
-    return path == prefix or path.startswith(prefix + "/")
-
-
-def walk(model):
-    """Every layer under ``model`` once, parents before children, in model order.
-
-    Returns:
-      ``(layers, paths)``: the list of layers, and ``{id(layer): "a/b/c"}``, the
-      path of names from ``model`` down to each layer.
-    """
-    layers, paths = [], {}
-
-    def visit(parent, prefix):
-        for child in children(parent):
-            if id(child) in paths:  # a layer used in two places is listed once
-                continue
-            paths[id(child)] = prefix + child.name
-            layers.append(child)
-            visit(child, prefix + child.name + "/")
-
-    visit(model, "")
-    return layers, paths
-
-
-def _names_hint(names):
-    return (f"{', '.join(map(repr, names[:10]))}"
-            + (f" ... ({len(names)} in all)." if len(names) > 10 else "."))
-
-
-def _by_name(model, item, layers, paths):
-    """A name or a path of names ('base/Conv_1') to the one layer it means."""
-    parts = item.split("/")
-    if len(parts) > 1 and parts[0] == model.name and parts[0] not in (
-            child.name for child in children(model)):
-        parts = parts[1:]  # 'model/layer', as in Sequential's layer.path
-    if len(parts) == 1:  # a bare name: top level first, then a unique match at any depth
-        top = [c for c in children(model) if c.name == parts[0]]
-        if top:
-            return top[0]
-        deep = [layer for layer in layers if layer.name == parts[0]]
-        if len(deep) == 1:
-            return deep[0]
-        if len(deep) > 1:
-            raise ValueError(
-                f"`layers` names a layer that occurs {len(deep)} times in model "
-                f"'{model.name}'. Received: {item!r}. Select one by its path: "
-                f"{', '.join(repr(paths[id(layer)]) for layer in deep)}."
-            )
-        names = [layer.name for layer in children(model)]
-        close = difflib.get_close_matches(item, [layer.name for layer in layers], n=3)
-        hint = (f"Did you mean {', '.join(map(repr, close))}?" if close
-                else f"Layer names in this model: {_names_hint(names)}")
-        raise ValueError(
-            f"`layers` names a layer that is not in model '{model.name}'. "
-            f"Received: {item!r}. {hint}"
-        )
-    here, where = model, f"model '{model.name}'"
-    for depth, part in enumerate(parts):
-        level = children(here)
-        found = [c for c in level if c.name == part]
-        if not found:
-            names = [c.name for c in level]
-            close = difflib.get_close_matches(part, names, n=3)
-            hint = (f"Did you mean {', '.join(map(repr, close))}?" if close
-                    else f"Layer names there: {_names_hint(names)}" if names
-                    else "It has no sub-layers.")
-            raise ValueError(
-                f"`layers` path {item!r} has no layer {part!r} inside {where}. "
-                f"Received: {item!r}. {hint}"
-            )
-        here = found[0]
-        where = f"'{'/'.join(parts[:depth + 1])}'"
-    return here
-
-
 def _resolve_one(model, item, layers, paths):
     """Map one selection item (name/path, top-level index or Layer) to a layer."""
     top = children(model)
     if isinstance(item, str):
-        return _by_name(model, item, layers, paths)
+        return by_name(model, item, layers, paths)
     if isinstance(item, numbers.Integral) and not isinstance(item, bool):
         if not -len(top) <= item < len(top):
             raise ValueError(
@@ -140,7 +59,7 @@ def _resolve_one(model, item, layers, paths):
     )
 
 
-def select_layers(model, layers):
+def select_layers(model: keras.Model, layers: LayerSelection) -> list[keras.Layer]:
     """Resolve a layer selection to layers of ``model``, in model order.
 
     Args:
@@ -304,7 +223,7 @@ def resolve(model, layers, stacklevel=3):
     return Selection(model, selected, variables, tree, paths)
 
 
-def trainable_variables(model, layers):
+def trainable_variables(model: keras.Model, layers: LayerSelection) -> list[keras.Variable]:
     """The trainable variables of the selected layers: flat, in model order.
 
     Selected layers that hold no trainable variable (no weights, or

@@ -16,8 +16,12 @@ precision) and all gradients go to ONE ``apply_gradients`` call, as in
 ``Model.train_step``.
 """
 
+from __future__ import annotations
+
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import keras
 import numpy as np
@@ -25,7 +29,7 @@ import tensorflow as tf
 
 from tapelab import _keras_internals
 from tapelab.fine_tuning.distribute import replica_share
-from tapelab.fine_tuning.select import resolve
+from tapelab.fine_tuning.select import LayerSelection, resolve
 from tapelab.watching import tape
 
 
@@ -133,7 +137,9 @@ def _writable_state(selection):
     return [w for layer in selection.layers for w in layer.non_trainable_weights] + seeds
 
 
-def fine_tune_step(model, layers, loss_fn, x, y, optimizer, training=True):
+def fine_tune_step(model: keras.Model, layers: LayerSelection, loss_fn: Callable[..., Any],
+                   x: Any, y: Any, optimizer: keras.optimizers.Optimizer,
+                   training: bool = True) -> tf.Tensor:
     """One training step that updates only the selected layers, exactly as Keras ``fit``.
 
     While the step runs, every layer outside the selection behaves as a Keras

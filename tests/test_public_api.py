@@ -1,0 +1,27 @@
+"""tapelab/__init__.py: the public API, one sorted list, loaded lazily."""
+
+import subprocess
+import sys
+import typing
+
+import tapelab
+
+
+def test_all_is_the_sorted_list_of_exports():
+    assert tapelab.__all__ == sorted(tapelab._EXPORTS)
+    assert {"jacrev", "jacfwd", "LayerSelection"} <= set(tapelab.__all__)
+    for name in tapelab.__all__:
+        assert getattr(tapelab, name) is not None, name
+
+
+def test_the_layers_argument_has_one_alias():
+    assert slice in typing.get_args(tapelab.LayerSelection)
+    for helper in (tapelab.select_layers, tapelab.trainable_variables, tapelab.fine_tune_step,
+                   tapelab.fine_tune, tapelab.per_example_gradients):
+        assert helper.__annotations__["layers"] == "LayerSelection", helper.__name__
+
+
+def test_importing_tapelab_does_not_import_tensorflow():
+    code = "import sys, tapelab; print('tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
