@@ -244,7 +244,7 @@ def test_a_string_source_is_not_told_to_cast():
     assert finding.cause == "non_float_dtype"
     assert "dtype string" in finding.message and "tf.cast" not in finding.message
     assert "non_float_dtype" in FIXES
-    assert causes(lambda x: x * x, tf.constant(True)) == [(0, "integer_dtype")]
+    assert causes(lambda x: tf.where(x, 1.0, 0.0), tf.constant(True)) == [(0, "integer_dtype")]
 
 
 @pytest.mark.parametrize("fn", [lambda v: float(v) * 2.0, lambda v: 2.0,
