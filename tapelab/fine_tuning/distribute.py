@@ -55,8 +55,10 @@ def global_step(strategy, replica, x, y):
 def check_strategy(strategy, model, variables, optimizer):
     """The strategy to run under (the default one for None), after checking that the
     model and the optimizer were created in its scope. Raises before any change."""
+    default = tf.distribute.get_strategy()  # the default one when no scope is open
     distributed = [v.path for v in model.weights
-                   if isinstance(v.value, tf.distribute.DistributedValues)]
+                   if isinstance(v.value, tf.distribute.DistributedValues)
+                   or not default.extended.variable_created_in_scope(v.value)]
     if strategy is None:
         if distributed:
             raise ValueError(

@@ -11,8 +11,10 @@ checkpoints (``resume.py``) and ``tf.distribute`` strategies (``distribute.py``)
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 import os
+import warnings
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -31,7 +33,7 @@ from tapelab.fine_tuning.distribute import (
     replica_step,
 )
 from tapelab.fine_tuning.features import cached_split
-from tapelab.fine_tuning.resume import Resume
+from tapelab.fine_tuning.resume import Resume, check_directory
 from tapelab.fine_tuning.select import LayerSelection, resolve
 from tapelab.fine_tuning.step import Step, check_optimizer, frozen_except, train_step
 
@@ -39,6 +41,15 @@ from tapelab.fine_tuning.step import Step, check_optimizer, frozen_except, train
 def _check_int(value, name, low):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         raise ValueError(f"`{name}` must be an integer >= {low}. Received: {name}={value!r}.")
+
+
+def _constant_learning_rate(optimizer):
+    """The optimizer's learning rate as a float, or None when it follows a schedule."""
+    value = getattr(optimizer, "inner_optimizer", optimizer).get_config().get("learning_rate")
+    if not isinstance(value, (int, float)):
+        return None
+    rate = optimizer.learning_rate
+    return float(tf.convert_to_tensor(getattr(rate, "value", rate)))  # a mirrored one too
 
 
 def _size(n):
@@ -100,7 +111,11 @@ def fine_tune(model: keras.Model, layers: LayerSelection, data: Any, loss_fn: Ca
     a later call with the same directory resumes after the last finished epoch,
     with the same ``(seed, epoch)`` orders, so an interrupted run ends where an
     uninterrupted one does. It refuses, before changing anything, a checkpoint
-    written for another model, selection or optimizer type. With a
+    written for another model, selection, optimizer type or ``seed``,
+    ``batch_size`` or ``shuffle``; a damaged index or newest checkpoint resumes from
+    the newest intact one, with a warning; one process writes a directory at a
+    time (a lock file); a non-finite loss or weight is never saved, and stops the
+    run with a warning (README, Reliability). With a
     multi-worker strategy the chief writes ``checkpoint_dir`` (the other workers
     write private copies inside it), and every worker resumes from it: it must be
     on a file system they share.
@@ -158,17 +173,48 @@ def fine_tune(model: keras.Model, layers: LayerSelection, data: Any, loss_fn: Ca
         raise ValueError(f"`verbose` must be 0, 1 or 2. Received: verbose={verbose!r}.")
     batches = Batches(data, batch_size, shuffle, seed)
     strategy = check_strategy(strategy, model, variables, optimizer)
-    forward = model
+    resume = None
+    if checkpoint_dir is not None:  # every check before the first change
+        directory = check_directory(checkpoint_dir)
+        write_dir = check_directory(checkpoint_write_dir(strategy, directory))
+        with strategy.scope():
+            resume = Resume(directory, selection, optimizer,
+                            {"seed": seed, "batch_size": batch_size, "shuffle": shuffle},
+                            write_dir)
+    try:
+        done, saved = resume.check() if resume else (0, {})
+        return _run(selection, batches, loss_fn, optimizer, training, cache_features, strategy,
+                    resume, done, saved, epochs, verbose)
+    finally:
+        if resume:
+            resume.close()
+
+
+def _run(selection, batches, loss_fn, optimizer, training, cache_features, strategy, resume,
+         done, saved, epochs, verbose):
+    """``fine_tune`` after its checks: build, restore, then the epochs."""
+    model, variables, forward = selection.model, selection.variables, selection.model
     if cache_features:
         _, forward, run_body = cached_split(selection)
     with strategy.scope():
         if not optimizer.built:
             optimizer.build(variables)
-    resume = None
-    if checkpoint_dir is not None:
-        resume = Resume(checkpoint_dir, selection, optimizer,
-                        checkpoint_write_dir(strategy, checkpoint_dir))
-    done, saved = resume.restore() if resume else (0, {})
+    asked = _constant_learning_rate(optimizer)
+    if resume:
+        resume.open()
+        restored = _constant_learning_rate(optimizer) if done else None
+        if restored is not None and asked is not None and not math.isclose(restored, asked):
+            warnings.warn(
+                f"checkpoint_dir restores the optimizer with learning_rate={restored:g}; the "
+                f"optimizer passed asked for {asked:g}. The restored {restored:g} is used, so "
+                "the run continues as it was. For another rate, resume into a new "
+                "checkpoint_dir after setting optimizer.learning_rate.", UserWarning,
+                stacklevel=3)
+        if done > epochs:
+            warnings.warn(
+                f"checkpoint_dir holds {done} finished epochs, more than epochs={epochs}: "
+                f"nothing was trained, and the model has the weights after epoch {done}.",
+                UserWarning, stacklevel=3)
 
     history = keras.callbacks.History()
     history.set_model(model)
@@ -207,6 +253,13 @@ def fine_tune(model: keras.Model, layers: LayerSelection, data: Any, loss_fn: Ca
             if verbose:
                 bar.update(i + 1, [("loss", total / count)], finalize=True)
             history.on_epoch_end(epoch, {"loss": total / count})
-            if resume:
-                resume.save(epoch + 1, history.history)
+            if resume and not resume.save(epoch + 1, history.history):
+                warnings.warn(
+                    f"Epoch {epoch + 1}: the loss or a weight is not finite (loss "
+                    f"{total / count}). Training stopped, as TerminateOnNaN would, and no "
+                    "checkpoint was written: checkpoint_dir keeps "
+                    + (f"ckpt-{epoch}, the last finite one" if epoch else "no checkpoint")
+                    + ". Lower the learning rate, or check the data.", RuntimeWarning,
+                    stacklevel=3)
+                break
     return history

@@ -2,32 +2,93 @@
 
 A checkpoint holds every variable of the model (weights, BatchNormalization
 statistics, random-seed counters), every variable of the optimizer (step count,
-slots), the number of finished epochs, the history so far, and a description of
-the model it belongs to. ``tf.train.CheckpointManager`` writes each one to new
-files and only then points the directory's ``checkpoint`` file at it, so a
-process killed at any moment leaves the previous checkpoint intact.
+learning rate, slots), the number of finished epochs, the history so far, and a
+signature: the model's and optimizer's shapes, the selection, and the run's
+settings (``seed``, ``batch_size``, ``shuffle``). ``tf.train.CheckpointManager``
+writes each one to new files and only then points the directory's ``checkpoint``
+index at it, so a process killed at any moment leaves the previous one intact.
+
+What it promises (each tested in ``tests/test_resume.py``):
+
+- a checkpoint that does not fit this run (another model, selection, optimizer
+  type or setting) is refused before anything changes, naming the difference;
+- a damaged or missing index, or a damaged newest checkpoint, never restarts the
+  run from scratch over good checkpoints: the newest intact checkpoint is
+  restored, with a warning naming what was damaged;
+- a directory that cannot be written is refused before the first step, and so
+  is ``""``;
+- one writer at a time: a lock file holds the writer's host and PID; a second
+  writer is refused, a lock left by a dead process is taken over;
+- a state that is not finite is never saved over the last finite one
+  (``fine_tune`` stops, as ``TerminateOnNaN`` would).
 """
 
 import json
+import math
+import os
+import re
+import socket
+import tempfile
+import warnings
 
 import numpy as np
 import tensorflow as tf
 
 FORMAT = "tapelab.fine_tune/1"
 _CONFIG_KEY = "config/.ATTRIBUTES/VARIABLE_VALUE"
+_CHECKPOINT = re.compile(r"^ckpt-(\d+)\.index$")
+LOCK = ".tapelab-fine_tune.lock"
 
 
-def _signature(model, optimizer, variables):
+def check_directory(directory):
+    """``checkpoint_dir`` as a path to a directory this process can write, or ValueError.
+
+    Creates it (and its parents) if needed, as Keras's ``BackupAndRestore`` does;
+    refuses ``""``, a path that is a file or sits under one, and a directory
+    where a file cannot be created. Runs before the first step.
+    """
+    if not isinstance(directory, (str, os.PathLike)):
+        raise TypeError("`checkpoint_dir` must be a path (str or os.PathLike). Received: "
+                        f"checkpoint_dir={directory!r} of type {type(directory).__name__}.")
+    path = os.fspath(directory)
+    if not path:
+        raise ValueError("`checkpoint_dir` must name a directory; an empty one would mean the "
+                         "current directory. Received: checkpoint_dir=''. Pass a directory "
+                         "of its own, e.g. checkpoint_dir='checkpoints/run-1'.")
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise ValueError(
+            f"`checkpoint_dir` must be a directory that this process can write. Received: "
+            f"checkpoint_dir={path!r}, where {type(e).__name__}: {e.strerror or e}. Nothing "
+            "was trained. Pass a writable directory (not a file, nor a path under one)."
+        ) from None
+    return path
+
+
+def _signature(model, optimizer_variables, variables, optimizer_name, settings):
     """What a checkpoint must match: shapes and dtypes, in order (paths hold
-    auto-numbered names, which differ between two builds of one model)."""
+    auto-numbered names, which differ between two builds of one model), and the
+    settings that fix the batches of each epoch."""
     where = {id(v): i for i, v in enumerate(model.variables)}
     return {
         "format": FORMAT,
         "model": [[list(v.shape), v.dtype] for v in model.variables],
         "selected": [where[id(v)] for v in variables],
-        "optimizer": [type(optimizer).__name__,
-                      [[list(v.shape), v.dtype] for v in optimizer.variables]],
+        "optimizer": [optimizer_name, [[list(v.shape), v.dtype] for v in optimizer_variables]],
+        "settings": settings,
     }
+
+
+def _optimizer_variables(optimizer, variables):
+    """The optimizer's variables, or those it will have, without building it."""
+    if optimizer.built:
+        return list(optimizer.variables)
+    probe = type(optimizer).from_config(optimizer.get_config())
+    probe.build(variables)
+    return list(probe.variables)
 
 
 def _first_difference(saved, own, model):
@@ -47,66 +108,208 @@ def _first_difference(saved, own, model):
             if x != y:
                 name = f" ({paths[i]})" if what == "model variables" else ""
                 return f"its {what} differ at #{i}{name}: {x} there, {y} here"
+    for name, value in saved.get("settings", {}).items():
+        if own["settings"].get(name) != value:
+            return (f"it was written with {name}={value!r}, this run has "
+                    f"{name}={own['settings'].get(name)!r}, so its epochs would see other "
+                    "batches than an uninterrupted run")
     return None
 
 
-class Resume:
-    """The checkpoint of one ``fine_tune`` run in ``directory``."""
+def _damage(prefix):
+    """Why the checkpoint at ``prefix`` cannot be read in full, or None if it can."""
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)  # reads the .data file: a truncated one fails here
+    except Exception as e:  # noqa: BLE001 - any failure to read is damage to report
+        return f"{type(e).__name__}: {' '.join(str(e).split())[:160]}"
+    return None
 
-    def __init__(self, directory, selection, optimizer, write_dir=None):
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+class Lock:
+    """One writer per checkpoint directory: a file holding the writer's host and PID."""
+
+    def __init__(self, directory):
+        self.path = os.path.join(directory, LOCK)
+        self.me = f"{socket.gethostname()} {os.getpid()}"
+        self.held = False
+
+    def acquire(self):
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            self._take_over()
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(self.me + "\n")
+        self.held = True
+
+    def _take_over(self):
+        try:
+            with open(self.path) as f:
+                host, pid = f.read().split()
+            pid = int(pid)
+        except (OSError, ValueError):
+            host, pid = None, None  # unreadable: left half-written by a killed writer
+        here = socket.gethostname()
+        if host == here and pid is not None and pid != os.getpid() and _alive(pid):
+            raise ValueError(
+                f"`checkpoint_dir` is in use: process {pid} on this machine is writing "
+                f"checkpoints to it (lock file {self.path}). Received: checkpoint_dir="
+                f"{os.path.dirname(self.path)!r}. Nothing was changed. Wait for that run to "
+                "finish, or give this run a directory of its own.")
+        if host is not None and host != here:
+            raise ValueError(
+                f"`checkpoint_dir` is in use by process {pid} on host {host!r} (lock file "
+                f"{self.path}), which this machine cannot check. Received: checkpoint_dir="
+                f"{os.path.dirname(self.path)!r}. Nothing was changed. If that run is over, "
+                "delete the lock file; otherwise use another directory.")
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(self.path), prefix=LOCK + ".")
+        with os.fdopen(fd, "w") as f:
+            f.write(self.me + "\n")
+        os.replace(tmp, self.path)  # a dead writer's lock, or this process's own
+
+    def release(self):
+        if self.held:
+            self.held = False
+            try:
+                with open(self.path) as f:
+                    mine = f.read().strip() == self.me
+                if mine:
+                    os.remove(self.path)
+            except OSError:
+                pass
+
+
+class Resume:
+    """The checkpoints of one ``fine_tune`` run in ``directory``."""
+
+    def __init__(self, directory, selection, optimizer, settings, write_dir=None):
         model = selection.model
         self.directory = str(directory)
-        self.model = model
-        self.config = _signature(model, optimizer, selection.variables)
-        self.owned = list(model.variables) + list(optimizer.variables)
-        with tf.init_scope():
-            self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-            self.history = tf.Variable("{}", trainable=False)
-            self.stamp = tf.Variable(json.dumps(self.config), trainable=False)
-        checkpoint = tf.train.Checkpoint(
-            model_variables=list(model.variables),
-            optimizer_variables=list(optimizer.variables),
-            epoch=self.epoch, history=self.history, config=self.stamp)
-        # a non-chief worker of a multi-worker run writes to a private folder
-        self.manager = tf.train.CheckpointManager(checkpoint, str(write_dir or directory),
-                                                  max_to_keep=2)
-        self.checkpoint = checkpoint
+        self.model, self.optimizer = model, optimizer
+        self.config = _signature(model, _optimizer_variables(optimizer, selection.variables),
+                                 selection.variables, type(optimizer).__name__, settings)
+        self.write_dir = str(write_dir or directory)
+        self.lock = Lock(self.write_dir)
+        self.path = None  # the checkpoint to restore, once checked
 
     def _refuse(self, path, why):
         raise ValueError(
             f"`checkpoint_dir` holds a checkpoint that does not fit this run: {why}. "
             f"Received: checkpoint_dir={self.directory!r} (latest: {path}). Nothing was "
             "changed or overwritten. Use a new directory for a new model or selection, "
-            "or the same model, layers and optimizer type that wrote it."
+            "or the same model, layers, optimizer type and settings that wrote it."
         )
 
-    def restore(self):
-        """Load the latest checkpoint, if any. Returns ``(epochs_done, history)``.
+    def check(self):
+        """Find the checkpoint to resume from and check that it fits; change nothing.
 
-        A checkpoint written for another model, selection or optimizer raises
-        ``ValueError`` before any variable changes.
+        Takes the directory's lock. Returns ``(epochs_done, history)``: ``(0, {})``
+        for a fresh directory.
         """
-        path = tf.train.latest_checkpoint(self.directory)
-        if path is None:
-            return 0, {}
+        self.lock.acquire()
         try:
-            saved = json.loads(tf.train.load_variable(path, _CONFIG_KEY))
+            return self._check()
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _check(self):
+        indexed = tf.train.latest_checkpoint(self.directory)
+        found = {int(m[1]): os.path.join(self.directory, f"ckpt-{m[1]}")
+                 for m in map(_CHECKPOINT.match, os.listdir(self.directory)) if m}
+        if not found:
+            return 0, {}
+        damaged = []
+        for number in sorted(found, reverse=True):
+            why = _damage(found[number])
+            if why is None:
+                self.path = found[number]
+                break
+            damaged.append(f"{os.path.basename(found[number])} ({why})")
+        else:
+            raise ValueError(
+                "`checkpoint_dir` holds checkpoints, and none of them can be read: "
+                f"{'; '.join(damaged)}. Received: checkpoint_dir={self.directory!r}. "
+                "Nothing was changed or overwritten. Move them away to start again, or "
+                "restore them from a backup.")
+        notes = []
+        if damaged:
+            notes.append("damaged, not restored: " + "; ".join(damaged))
+        if indexed is None:
+            notes.append("its index file 'checkpoint' is missing or unreadable")
+        elif os.path.abspath(indexed) != os.path.abspath(self.path) and not damaged:
+            notes.append(f"its index points at {os.path.basename(indexed)}")
+        if notes:
+            warnings.warn(
+                f"checkpoint_dir {self.directory!r}: {'; '.join(notes)}. Resuming from "
+                f"{os.path.basename(self.path)}, the newest intact checkpoint; no checkpoint "
+                "was overwritten.", UserWarning, stacklevel=4)
+        try:
+            saved = json.loads(tf.train.load_variable(self.path, _CONFIG_KEY))
         except (tf.errors.NotFoundError, ValueError, TypeError) as e:
-            self._refuse(path, f"it was not written by tapelab.fine_tune ({type(e).__name__})")
+            self._refuse(self.path, f"it was not written by tapelab.fine_tune ({type(e).__name__})")
         why = _first_difference(saved, self.config, self.model)
         if why:
-            self._refuse(path, why)
+            self._refuse(self.path, why)
+        reader = tf.train.load_checkpoint(self.path)
+        epochs = int(reader.get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE"))
+        history = json.loads(reader.get_tensor("history/.ATTRIBUTES/VARIABLE_VALUE"))
+        return epochs, history
+
+    def open(self):
+        """Build what saving needs (the optimizer must be built) and restore the checked
+        checkpoint, if any. Returns the restored learning rate, or None."""
+        with tf.init_scope():
+            self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+            self.history = tf.Variable("{}", trainable=False)
+            self.stamp = tf.Variable(json.dumps(self.config), trainable=False)
+        self.owned = list(self.model.variables) + list(self.optimizer.variables)
+        self.checkpoint = tf.train.Checkpoint(
+            model_variables=list(self.model.variables),
+            optimizer_variables=list(self.optimizer.variables),
+            epoch=self.epoch, history=self.history, config=self.stamp)
+        # a non-chief worker of a multi-worker run writes to a private folder
+        self.manager = tf.train.CheckpointManager(self.checkpoint, self.write_dir,
+                                                  max_to_keep=2)
+        if self.path is None:
+            return
         before = [np.array(v.numpy(), copy=True) for v in self.owned]
         try:
-            self.checkpoint.restore(path).assert_existing_objects_matched()
+            self.checkpoint.restore(self.path).assert_existing_objects_matched()
         except (AssertionError, ValueError, tf.errors.OpError) as e:  # undo a partial restore
             for v, value in zip(self.owned, before):
                 v.assign(value)
-            self._refuse(path, f"restoring it failed: {type(e).__name__}: {e}")
-        return int(self.epoch.numpy()), json.loads(self.history.numpy().decode())
+            self._refuse(self.path, f"restoring it failed: {type(e).__name__}: {e}")
 
     def save(self, epochs_done, history):
-        """Write one checkpoint: all variables, ``epochs_done`` and ``history``."""
+        """Write one checkpoint: all variables, ``epochs_done`` and ``history``.
+
+        Returns False, and writes nothing, when the loss or a variable is not
+        finite: the last finite checkpoint is kept.
+        """
+        if not (all(map(math.isfinite, history.get("loss", []))) and self._finite()):
+            return False
         self.epoch.assign(epochs_done)
         self.history.assign(json.dumps(history))
         self.manager.save(checkpoint_number=epochs_done)
+        return True
+
+    def _finite(self):
+        return all(bool(tf.reduce_all(tf.math.is_finite(v)))
+                   for v in self.owned if tf.as_dtype(v.dtype).is_floating)
+
+    def close(self):
+        self.lock.release()
