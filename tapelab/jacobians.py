@@ -158,9 +158,13 @@ def jacobian(fn: Callable[..., Any], *sources: Any, mode: str = "reverse") -> An
     input element. Both are vectorised (pfor: TF's automatic batching of a
     loop), and they agree to round-off. Pick reverse for few outputs and many
     inputs (a loss against weights), forward for few inputs and many outputs.
-    Eagerly, the computation is compiled with ``tf.function`` once per ``fn``
-    and mode, so ``fn`` runs as a traced graph (Python side effects happen at
-    tracing only).
+    Eagerly, the computation is compiled with ``tf.function`` once per ``fn``,
+    mode and the values ``fn`` reads, so ``fn`` runs as a traced graph (Python
+    side effects happen at tracing only). A value ``fn`` reads from a closure,
+    a default argument or a global (numbers, NumPy arrays, and lists, tuples and
+    dicts of them) that changes makes a new trace, never an old answer; an
+    attribute of another object is not seen: pass it as an argument, or keep it
+    in a ``tf.Variable`` (``tapelab/_cache.py``).
 
     Args:
       fn: a function of ``len(sources)`` arguments returning a tensor.

@@ -48,7 +48,9 @@ def per_example_gradients(model: keras.Model, layers: LayerSelection,
     Python loop of single-example tapes gives, computed for the whole batch at
     once with ``tf.vectorized_map`` (pfor: TF's automatic batching of a loop). The
     computation is compiled once per model, selection, ``loss_fn`` and
-    ``training``, and reused. Layers outside the selection behave as in
+    ``training``, and reused: a new built-in Keras loss object with the same
+    config reuses it, and a ``loss_fn`` whose closure or globals changed gets a
+    new trace (``tapelab/_cache.py``). Layers outside the selection behave as in
     :func:`tapelab.fine_tune_step` (frozen). Regularisation losses are not
     per-example and are left out.
 

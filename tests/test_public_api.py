@@ -7,8 +7,9 @@ import typing
 import tapelab
 
 
-def test_all_is_the_sorted_list_of_exports():
-    assert tapelab.__all__ == sorted(tapelab._EXPORTS)
+def test_all_is_one_sorted_list_and_every_name_loads():
+    assert tapelab.__all__ == sorted(set(tapelab.__all__))
+    assert set(tapelab.__all__) <= set(dir(tapelab))
     assert {"jacrev", "jacfwd", "LayerSelection"} <= set(tapelab.__all__)
     for name in tapelab.__all__:
         assert getattr(tapelab, name) is not None, name
