@@ -184,6 +184,22 @@ class CompileCache:
             entries.popitem(last=False)
         return compiled
 
+    def function(self, fn, key, impl):
+        """``impl(fn, *args)`` as a tf.function cached per ``fn`` (the owner) and ``key``.
+
+        Inside a user's tf.function it runs inline, uncompiled. A ``fn`` that
+        cannot be weakly referenced is compiled on each call and not kept.
+        """
+        import tensorflow as tf
+
+        if not tf.executing_eagerly():
+            return functools.partial(impl, fn)
+        try:
+            ref = weakref.ref(fn)
+        except TypeError:
+            ref = functools.partial(_identity, fn)
+        return self.get(fn, (key, fn), functools.partial(_build, impl, ref))
+
     def entries(self, owner):
         """How many compiled callables ``owner`` has here (for tests and curiosity)."""
         return len(self._owners.get(owner, ()))
@@ -191,3 +207,17 @@ class CompileCache:
     def values(self, owner):
         """The compiled callables of ``owner``, oldest first."""
         return [compiled for _, compiled in self._owners.get(owner, {}).values()]
+
+
+def _identity(value):
+    return value
+
+
+def _build(impl, ref):
+    import tensorflow as tf
+
+    return tf.function(functools.partial(_call, impl, ref), reduce_retracing=True)
+
+
+def _call(impl, ref, *args):
+    return impl(ref(), *args)

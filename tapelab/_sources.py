@@ -25,7 +25,7 @@ def is_variable(x):
     return isinstance(x, tf.Variable) or is_keras_variable(x)
 
 
-def _describe(x):
+def describe(x):
     """A short 'what was received' for error messages: type, dtype and shape."""
     name = type(x).__name__
     dtype = getattr(x, "dtype", None)
@@ -50,7 +50,7 @@ def check_float(x, what):
         raise TypeError(
             f"{what} must have a floating dtype to be differentiated; gradients "
             f"with respect to {dtype.name} values are not defined. Received: "
-            f"{_describe(x)}. Cast it first, e.g. tf.cast(x, tf.float32)."
+            f"{describe(x)}. Cast it first, e.g. tf.cast(x, tf.float32)."
         )
 
 
@@ -99,7 +99,7 @@ def as_source(x, position=0):
         return tf.convert_to_tensor(x)
     raise TypeError(
         f"{what} must be a tf.Variable, keras.Variable, tf.Tensor, tf.RaggedTensor, "
-        f"NumPy array or number. Received: {_describe(x)}. Pass each source as its own "
+        f"NumPy array or number. Received: {describe(x)}. Pass each source as its own "
         "argument, or convert it first with tf.constant(...) (tf.ragged.constant(...) "
         "for rows of different lengths)."
     )
@@ -125,14 +125,66 @@ def as_source_of_any_dtype(x, position=0):
     return as_source(x, position)
 
 
-def as_sources(sources):
-    """Apply :func:`as_source` to every source; at least one is required."""
+def _at_least_one(sources):
     if not sources:
         raise TypeError(
             "At least one source is required: the values to differentiate with "
             "respect to. Received: no sources. Call e.g. value_and_gradient(f, x)."
         )
+
+
+def as_sources(sources):
+    """Apply :func:`as_source` to every source; at least one is required."""
+    _at_least_one(sources)
     return tuple(as_source(x, i) for i, x in enumerate(sources))
+
+
+def as_structured_sources(sources):
+    """Apply :func:`as_structured_source` to every source; at least one is required."""
+    _at_least_one(sources)
+    return tuple(as_structured_source(x, i) for i, x in enumerate(sources))
+
+
+def map_leaves(fn, value, path=""):
+    """``fn(leaf, path)`` on every leaf of nested dicts and tuples, rebuilt around the results.
+
+    Dicts and tuples (namedtuples too) are structures, as a Keras model with
+    several inputs reads them; anything else is a leaf, a list included (one
+    array, as ``tf.constant([[1.0], [2.0]])`` reads it). ``path`` names the leaf
+    for error messages: ``"['a'][0]"``.
+
+    >>> map_leaves(lambda leaf, path: path, {"a": (1, 2), "b": [3, 4]})
+    {'a': ("['a'][0]", "['a'][1]"), 'b': "['b']"}
+    """
+    if isinstance(value, dict):
+        return {k: map_leaves(fn, v, f"{path}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, tuple):
+        items = [map_leaves(fn, v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+    return fn(value, path)
+
+
+def as_structured_source(x, position=0):
+    """:func:`as_source` on every leaf of ``x``, a source or a dict or tuple of them (nested).
+
+    For the helpers that differentiate with respect to a structure, as
+    ``tape.jacobian`` does; an error names the leaf (``Source 0['b']``). A
+    structure with no leaf raises TypeError: there is nothing to differentiate.
+    """
+    leaves = []
+
+    def convert(leaf, path):
+        leaves.append(as_source(leaf, f"{position}{path}"))
+        return leaves[-1]
+
+    converted = map_leaves(convert, x)
+    if not leaves:
+        raise TypeError(
+            f"Source {position} must hold at least one tensor to differentiate. Received: "
+            f"an empty structure, {x!r}. Pass the values themselves, or a dict or tuple "
+            "holding them."
+        )
+    return converted
 
 
 def dense_only(sources, helper):
@@ -166,7 +218,7 @@ def watchable(x):
         return x
     raise TypeError(
         "`watch` must hold tf.Tensor, tf.Variable or keras.Variable objects "
-        f"(possibly in nested lists, tuples or dicts). Received: {_describe(x)}. "
+        f"(possibly in nested lists, tuples or dicts). Received: {describe(x)}. "
         "A tape can only watch the very tensor your computation uses: convert "
         "first (x = tf.constant(x)), then watch x and compute with x."
     )

@@ -11,19 +11,15 @@ from __future__ import annotations
 
 import functools
 import numbers
-import weakref
 from collections.abc import Callable
 from typing import Any
 
 import tensorflow as tf
 
 from tapelab._cache import CompileCache
-from tapelab._sources import as_source, as_sources, dense_only, watchable
+from tapelab._jacobian_modes import MODES, jacobian_of
+from tapelab._sources import as_source, as_structured_sources, dense_only
 from tapelab.transforms import grad, pick_args, vjp
-from tapelab.watching import record
-
-ZERO = tf.UnconnectedGradients.ZERO
-
 
 # --- Jacobians: vectorised (pfor), so compiled ---------------------------------------------
 #
@@ -31,63 +27,12 @@ ZERO = tf.UnconnectedGradients.ZERO
 # (and TF warns "triggered tf.function retracing"). So, eagerly, we compile the
 # whole computation once per fn, mode and what fn reads (tapelab/_cache.py: a
 # changed closure or global is a new trace, never a stale answer) and reuse it.
-# Inside a user's tf.function it simply runs inline.
+# Inside a user's tf.function it simply runs inline (CompileCache.function).
 
 COMPILED = CompileCache()
 
 
-def _compiled(fn, key, impl):
-    """``impl(fn, *args)``, compiled as a tf.function cached per ``fn`` and ``key``."""
-    if not tf.executing_eagerly():
-        return functools.partial(impl, fn)  # inside the user's tf.function: inline
-    try:
-        ref = weakref.ref(fn)
-    except TypeError:  # fn cannot be weakly referenced: compiled each call, uncached
-        ref = functools.partial(_identity, fn)
-    build = functools.partial(_build, impl, ref)
-    return COMPILED.get(fn, (key, fn), build)
-
-
-def _identity(value):
-    return value
-
-
-def _build(impl, ref):
-    return tf.function(functools.partial(_call, impl, ref), reduce_retracing=True)
-
-
-def _call(impl, ref, *args):
-    return impl(ref(), *args)
-
-
-def _reverse_jacobian(fn, *sources):
-    t, out, sources = record(fn, sources, persistent=True)
-    return tuple(t.jacobian(out, sources, unconnected_gradients=ZERO))
-
-
-def _forward_jacobian(fn, *sources):
-    columns = []
-    for i, source in enumerate(sources):
-        n = tf.size(source)
-
-        def column(direction, i=i, source=source):  # J @ e_k, one input direction
-            tangent = tf.reshape(direction, tf.shape(source))
-            with tf.autodiff.ForwardAccumulator(watchable(source), tangent) as acc:
-                out = fn(*sources)
-            return acc.jvp(out, unconnected_gradients=ZERO)
-
-        basis = tf.eye(n, dtype=source.dtype)
-        stacked = tf.vectorized_map(column, basis)  # [n] + out.shape
-        out_rank = tf.rank(stacked) - 1
-        moved = tf.transpose(stacked, tf.concat([tf.range(1, out_rank + 1), [0]], 0))
-        columns.append(tf.reshape(moved, tf.concat([tf.shape(moved)[:-1], tf.shape(source)], 0)))
-    return tuple(columns)
-
-
-_MODES = {"reverse": _reverse_jacobian, "forward": _forward_jacobian}
-
-
-def _picked_jacobian(mode, picked, fn, *args):
+def _picked_jacobian(mode, picked, single, fn, *args):
     """The Jacobian of ``fn(*args)`` with respect to the arguments at ``picked``."""
     def of_picked(*sources):
         full = list(args)
@@ -95,20 +40,26 @@ def _picked_jacobian(mode, picked, fn, *args):
             full[i] = s
         return fn(*full)
 
-    return _MODES[mode](of_picked, *[args[i] for i in picked])
+    return jacobian_of(mode, single, of_picked, *[args[i] for i in picked])
+
+
+def _checked(sources, helper):
+    """Sources (each a tensor, or a dict or tuple of them) under tapelab's rules, dense."""
+    sources = as_structured_sources(sources)
+    dense_only(tf.nest.flatten(sources), helper)
+    return sources
 
 
 def _jacobian_function(fn, argnums, mode):
     """``jacrev`` and ``jacfwd``: the Jacobian as a function of ``fn``'s arguments."""
     def jacobian_fn(*args):
         picked = pick_args(argnums, len(args))
+        single = isinstance(argnums, numbers.Integral)
         args = list(args)
-        for i, source in zip(picked, dense_only(as_sources([args[i] for i in picked]),
-                                                 f"jac{mode[:3]}")):
+        for i, source in zip(picked, _checked([args[i] for i in picked], f"jac{mode[:3]}")):
             args[i] = source
-        impl = functools.partial(_picked_jacobian, mode, picked)
-        result = _compiled(fn, (f"jac{mode[:3]}", picked), impl)(*args)
-        return result[0] if isinstance(argnums, numbers.Integral) else result
+        impl = functools.partial(_picked_jacobian, mode, picked, single)
+        return COMPILED.function(fn, (f"jac{mode[:3]}", picked, single), impl)(*args)
 
     return jacobian_fn
 
@@ -121,13 +72,15 @@ def jacrev(fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -> Callab
     ``jacobian(fn, *args)`` when ``argnums`` picks every argument.
 
     Args:
-      fn: a function returning a tensor.
+      fn: a function returning a tensor, or a dict, tuple or list of tensors.
       argnums: which argument to differentiate (an int), or a tuple of them; the
-        others are passed through unchanged.
+        others are passed through unchanged. A differentiated argument may be a
+        dict or tuple of tensors, as in :func:`jacobian`.
 
     Returns:
       A function of ``fn``'s arguments returning the Jacobian, of shape
-      ``out.shape + arg.shape`` (a tuple of them when ``argnums`` is a tuple).
+      ``out.shape + arg.shape`` (a tuple of them when ``argnums`` is a tuple),
+      in the structures :func:`jacobian` gives.
 
     >>> import tensorflow as tf
     >>> J = jacrev(lambda x, a: a * x**2)
@@ -159,33 +112,46 @@ def jacobian(fn: Callable[..., Any], *sources: Any, mode: str = "reverse") -> An
     loop), and they agree to round-off. Pick reverse for few outputs and many
     inputs (a loss against weights), forward for few inputs and many outputs.
     Eagerly, the computation is compiled with ``tf.function`` once per ``fn``,
-    mode and the values ``fn`` reads, so ``fn`` runs as a traced graph (Python
+    mode, structure and the values ``fn`` reads, so ``fn`` runs as a traced graph (Python
     side effects happen at tracing only). A value ``fn`` reads from a closure,
     a default argument or a global (numbers, NumPy arrays, and lists, tuples and
     dicts of them) that changes makes a new trace, never an old answer; an
     attribute of another object is not seen: pass it as an argument, or keep it
     in a ``tf.Variable`` (``tapelab/_cache.py``).
 
+    Structures nest as in ``jax.jacrev``: a source that is a dict or tuple of
+    tensors (as ``tape.jacobian`` takes them) gives its Jacobians in that
+    structure, and an output that is a dict, tuple or list gives that structure
+    outside, each entry holding what a single tensor output would give. Both
+    modes take the same structures.
+
     Args:
-      fn: a function of ``len(sources)`` arguments returning a tensor.
-      *sources: the point, as for ``value_and_gradient``.
+      fn: a function of ``len(sources)`` arguments returning a tensor, or a
+        dict, tuple or list of tensors.
+      *sources: the point, as for ``value_and_gradient``; each may also be a
+        dict or tuple (nested) of such values (a list is refused, as there).
       mode: ``"reverse"`` or ``"forward"``.
 
     Returns:
-      One tensor for one source, a tuple for several.
+      One Jacobian for one source, a tuple for several (each in its source's
+      structure); in ``fn``'s output structure when it returns one.
 
     >>> import tensorflow as tf
     >>> J = jacobian(lambda x: x**2, tf.constant([1.0, 2.0]))
     >>> J.numpy().tolist()  # diag(2x)
     [[2.0, 0.0], [0.0, 4.0]]
+    >>> J = jacobian(lambda p: {"y": p["a"] * p["b"]}, {"a": 2.0, "b": 3.0})
+    >>> {k: float(v) for k, v in J["y"].items()}  # {"y": {"a": b, "b": a}}
+    {'a': 3.0, 'b': 2.0}
     """
-    if mode not in _MODES:
+    if mode not in MODES:
         raise ValueError(
             f"`mode` must be 'reverse' or 'forward'. Received: mode={mode!r}."
         )
-    sources = dense_only(as_sources(sources), "jacobian")
-    result = _compiled(fn, ("jacobian", mode), _MODES[mode])(*sources)
-    return result[0] if len(result) == 1 else result
+    sources = _checked(sources, "jacobian")
+    single = len(sources) == 1
+    return COMPILED.function(fn, ("jacobian", mode, single),
+                     functools.partial(jacobian_of, mode, single))(*sources)
 
 
 def hessian(fn: Callable[..., Any], x: Any) -> tf.Tensor:
@@ -200,7 +166,7 @@ def hessian(fn: Callable[..., Any], x: Any) -> tf.Tensor:
     [[6.0, 1.0], [1.0, 12.0]]
     """
     (x,) = dense_only((as_source(x),), "hessian")
-    return _compiled(fn, ("hessian",), lambda f, x: _reverse_jacobian(grad(f), x))(x)[0]
+    return COMPILED.function(fn, ("hessian",), _hessian)(x)
 
 
 def hvp(fn: Callable[..., Any], x: Any, v: Any) -> tf.Tensor:
@@ -233,7 +199,11 @@ def hvp(fn: Callable[..., Any], x: Any, v: Any) -> tf.Tensor:
             "`v` must have the shape of `x`. Received: v of shape "
             f"{tuple(v.shape)} and x of shape {tuple(x.shape)}."
         )
-    return _compiled(fn, ("hvp",), _hvp)(x, v)
+    return COMPILED.function(fn, ("hvp",), _hvp)(x, v)
+
+
+def _hessian(fn, x):
+    return jacobian_of("reverse", True, grad(fn), x)
 
 
 def _hvp(fn, x, v):

@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from tapelab._cache import CompileCache
 from tapelab.fine_tuning.batches import Batches
+from tapelab.fine_tuning.checkpoint_dir import check_directory
 from tapelab.fine_tuning.distribute import (
     check_strategy,
     checkpoint_write_dir,
@@ -33,7 +34,7 @@ from tapelab.fine_tuning.distribute import (
     replica_step,
 )
 from tapelab.fine_tuning.features import cached_split
-from tapelab.fine_tuning.resume import Resume, check_directory
+from tapelab.fine_tuning.resume import Resume
 from tapelab.fine_tuning.select import LayerSelection, resolve
 from tapelab.fine_tuning.step import Step, check_optimizer, frozen_except, train_step
 

@@ -1,0 +1,91 @@
+"""The Jacobian of a function of (nested) sources with a (nested) output, in either mode.
+
+``tape.jacobian`` takes one target tensor and a structure of sources; here the
+output may be a structure too (a dict, tuple or list of tensors), and the
+result is that structure with, at each output leaf, the Jacobians per source,
+as ``jax.jacrev`` nests them (outputs outside, sources inside). Used, compiled,
+by :mod:`tapelab.jacobians`.
+"""
+
+import numbers
+
+import numpy as np
+import tensorflow as tf
+
+from tapelab._sources import describe, is_variable, watchable
+from tapelab.watching import record
+
+ZERO = tf.UnconnectedGradients.ZERO
+
+
+def output_leaves(out):
+    """The leaves of ``fn``'s result (a tensor, or a dict, tuple or list of them) as tensors."""
+    leaves = tf.nest.flatten(out)
+    for leaf in leaves:
+        if not (tf.is_tensor(leaf) or is_variable(leaf)
+                or isinstance(leaf, (numbers.Real, np.generic, np.ndarray))):
+            raise TypeError(
+                "`fn` must return a tensor, or a dict, tuple or list of tensors, for "
+                f"jacobian. Received: {describe(leaf)} in {type(out).__name__} output. "
+                "Return only the values to differentiate.")
+    return [tf.convert_to_tensor(leaf) for leaf in leaves]
+
+
+def reverse(fn, sources):
+    """``fn(*sources)`` and, per output leaf, its Jacobian per source leaf (tape.jacobian)."""
+    flat = tf.nest.flatten(sources)
+    t, out, flat = record(lambda *leaves: fn(*tf.nest.pack_sequence_as(sources, leaves)),
+                          flat, persistent=True)
+    return out, [t.jacobian(o, flat, unconnected_gradients=ZERO) for o in output_leaves(out)]
+
+
+def forward(fn, sources):
+    """:func:`reverse` by ForwardAccumulator: one vectorised pass per source leaf."""
+    structure, columns = [], []
+    for source in tf.nest.flatten(sources):
+        def column(direction, source=source):  # J @ e_k, one input direction
+            tangent = tf.reshape(direction, tf.shape(source))
+            with tf.autodiff.ForwardAccumulator(watchable(source), tangent) as acc:
+                out = fn(*sources)
+            structure[:] = [out]
+            return [acc.jvp(o, unconnected_gradients=ZERO) for o in output_leaves(out)]
+
+        basis = tf.eye(tf.size(source), dtype=source.dtype)
+        columns.append([_source_last(stacked, source)  # each [n] + out.shape
+                        for stacked in tf.vectorized_map(column, basis)])
+    return structure[0], [list(per_output) for per_output in zip(*columns)]
+
+
+def _source_last(stacked, source):
+    """``[n] + out.shape`` (one row per source element) to ``out.shape + source.shape``."""
+    out_rank = tf.rank(stacked) - 1
+    moved = tf.transpose(stacked, tf.concat([tf.range(1, out_rank + 1), [0]], 0))
+    return tf.reshape(moved, tf.concat([tf.shape(moved)[:-1], tf.shape(source)], 0))
+
+
+MODES = {"reverse": reverse, "forward": forward}
+
+
+def jacobian_of(mode, single, fn, *sources):
+    """fn's output structure, each leaf holding its Jacobian per source (one, if ``single``).
+
+    Args:
+      mode: ``"reverse"`` or ``"forward"``.
+      single: whether to give each output leaf's Jacobian for the one source,
+        rather than a tuple over the sources.
+      fn: a function of ``len(sources)`` arguments.
+      *sources: each a tensor or variable, or a dict or tuple of them, already
+        under tapelab's rules (``_sources.as_structured_sources``).
+
+    Returns:
+      The Jacobians, nested: ``fn``'s output structure outside, the sources' inside.
+
+    >>> import tensorflow as tf
+    >>> J = jacobian_of("forward", False, lambda a, b: (a * b["b"], a), tf.constant(2.0),
+    ...                 {"b": tf.constant(3.0)})
+    >>> [[float(j) for j in tf.nest.flatten(per_output)] for per_output in J]
+    [[3.0, 2.0], [1.0, 0.0]]
+    """
+    out, per_output = MODES[mode](fn, sources)
+    packed = [tf.nest.pack_sequence_as(sources, flat) for flat in per_output]
+    return tf.nest.pack_sequence_as(out, [p[0] if single else p for p in packed])
