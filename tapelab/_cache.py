@@ -20,11 +20,20 @@ cached-body split (per model). One rule for all of them:
     its state); a user-defined ``keras.losses.Loss`` by its class and its full
     state (``vars``), so ``Scaled(1.0)`` and ``Scaled(100.0)`` never share a trace;
   * ``tf.TypeSpec`` (input signatures) by value;
+  * ``functools.partial`` objects by their function and arguments; bound
+    methods by their function and object; a callable object by what its
+    class's ``__call__`` reads (and by identity);
   * anything else (variables, tensors, models, optimizers, strategies, modules,
     other objects) by identity, held by the entry so that its ``id`` cannot be
-    reused. Not seen: a change inside such an object, e.g. an attribute of an
-    arbitrary object that ``fn`` reads. Pass such a value as an argument, keep it
-    in a ``tf.Variable`` (read at run time), or in a closure or global.
+    reused.
+
+Not seen: a change inside an object counted by identity, e.g. an attribute of
+some object that ``fn`` reads (``self.scale`` of a callable object). Pass such a
+value as an argument, keep it in a ``tf.Variable`` (read at run time), or in a
+closure or global. The price of the rule: each call hashes what ``fn`` reads (a
+large NumPy array costs about 1.5 ms per MB: keep big constants in a
+``tf.constant``, counted by identity), and a ``fn`` that changes what it reads
+(appends to a list it closes over) is traced again on every call.
 
 Why compiled callables are ``functools.partial`` objects of module-level
 functions, with the owner behind a weak reference: TF's "triggered tf.function
@@ -34,8 +43,10 @@ read as one function retracing; and a closure over the owner would keep it alive
 """
 
 import collections
+import dis
 import functools
 import hashlib
+import inspect
 import os
 import sysconfig
 import types
@@ -60,13 +71,19 @@ def _keras_loss(obj):
     return isinstance(obj, keras.losses.Loss)
 
 
+@functools.lru_cache(maxsize=4096)
 def _global_names(code):
-    """The names ``code`` (and the functions defined inside it) look up."""
-    names = set(code.co_names)
+    """The global names ``code`` (and the functions defined inside it) load.
+
+    Only LOAD_GLOBAL / LOAD_NAME instructions count: an attribute (``batch.data``)
+    is not a global, even when a global of that name exists.
+    """
+    names = {ins.argval for ins in dis.get_instructions(code)
+             if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             names |= _global_names(const)
-    return names
+    return frozenset(names)
 
 
 def fingerprint(obj, pins, owner=None, depth=0, seen=None):
@@ -83,9 +100,12 @@ def fingerprint(obj, pins, owner=None, depth=0, seen=None):
       A tuple of hashable values.
     """
     seen = set() if seen is None else seen
-    if obj is owner and owner is not None and (
-            not isinstance(obj, types.FunctionType) or id(obj) in seen):
-        return ("owner",)  # a function owner is read for its contents, once
+    if obj is owner and owner is not None and (not _readable(obj) or id(obj) in seen):
+        # never pinned; a callable object is read through its class's __call__
+        call = inspect.getattr_static(type(obj), "__call__", None)
+        inside = (fingerprint(call, pins, owner, depth + 1, seen | {id(obj)})
+                  if isinstance(call, types.FunctionType) and id(obj) not in seen else ())
+        return ("owner", inside)
     if isinstance(obj, _VALUES):
         return (type(obj).__name__, obj)
     if isinstance(obj, np.generic):
@@ -116,6 +136,11 @@ def fingerprint(obj, pins, owner=None, depth=0, seen=None):
     if isinstance(obj, types.ModuleType):
         return ("module", obj.__name__)
     return ("id", _pin(obj, pins))
+
+
+def _readable(obj):
+    """Whether :func:`fingerprint` reads what ``obj`` holds (rather than its identity)."""
+    return isinstance(obj, (types.FunctionType, types.MethodType, functools.partial))
 
 
 def _pin(obj, pins):
@@ -194,11 +219,15 @@ class CompileCache:
 
         if not tf.executing_eagerly():
             return functools.partial(impl, fn)
-        try:
-            ref = weakref.ref(fn)
-        except TypeError:
-            ref = functools.partial(_identity, fn)
-        return self.get(fn, (key, fn), functools.partial(_build, impl, ref))
+        owner = fn
+        if isinstance(fn, types.MethodType):  # obj.f is a new object on each access:
+            owner, ref = fn.__self__, weakref.WeakMethod(fn)  # the entry belongs to obj
+        else:
+            try:
+                ref = weakref.ref(fn)
+            except TypeError:
+                ref = functools.partial(_identity, fn)
+        return self.get(owner, (key, fn), functools.partial(_build, impl, ref))
 
     def entries(self, owner):
         """How many compiled callables ``owner`` has here (for tests and curiosity)."""

@@ -46,9 +46,10 @@ def _word(char):
 def _joins(before, first):
     """Whether the text ``before`` a claim that starts with ``first`` runs on into it.
 
-    Only the last two characters of ``before`` matter: a letter before a
-    letter (``Error`` in ``ValueError``), a digit or ``.`` before a digit, or a
-    sign that starts a number (``2.0`` in ``-2.0``, not in ``x-2.0``).
+    Only the last three characters of ``before`` matter: a letter before a
+    letter (``Error`` in ``ValueError``), a digit or ``.`` before a digit, a
+    sign that starts a number (``2.0`` in ``-2.0``, not in ``x-2.0``), or an
+    exponent (``5`` in ``1e-5``).
     """
     prev = before[-1:]
     if not prev:
@@ -59,6 +60,9 @@ def _joins(before, first):
         return True
     if first == "." and prev.isdigit():  # .5 in 2.5
         return True
+    if first.isdigit() and prev in "+-" and before[-2:-1] in ("e", "E") \
+            and before[-3:-2].isdigit():  # 5 in 1e-5
+        return True
     # a sign at the start of a number: 2.0 in -2.0 (but not in x-2.0)
     return first.isdigit() and prev in "+-" and not _word(before[-2:-1])
 
@@ -66,7 +70,7 @@ def _joins(before, first):
 def _bounded(actual, start, end):
     """Whether ``actual[start:end]`` is whole: no word or number goes on across its ends."""
     text, after = actual[start:end], actual[end:end + 2]
-    if _joins(actual[max(0, start - 2):start], text[0]):
+    if _joins(actual[max(0, start - 3):start], text[0]):
         return False
     last, nxt = text[-1], after[:1]
     if _word(last) and _word(nxt):
@@ -88,6 +92,8 @@ def occurs(text, actual):
     True
     >>> occurs("2.0", "12.0"), occurs("2.0", "2.05"), occurs("2.0", "-2.0"), occurs("6.0", "x: 6.0.")
     (False, False, False, True)
+    >>> occurs("5", "1e-5"), occurs("5", "x-5")
+    (False, True)
     """
     start = actual.find(text)
     while text and start != -1:

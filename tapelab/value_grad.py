@@ -17,6 +17,9 @@ def _one_or_tuple(grads):
 
 def split_aux(result, has_aux, helper):
     """``(output, aux)`` of what ``fn`` returned: ``aux`` is None without ``has_aux``."""
+    if not isinstance(has_aux, bool):
+        raise TypeError(f"`has_aux` must be True or False in {helper}. Received: "
+                        f"has_aux={has_aux!r}.")
     if not has_aux:
         return result, None
     if not (isinstance(result, (tuple, list)) and len(result) == 2):

@@ -194,3 +194,69 @@ def test_fine_tune_never_reuses_a_user_loss_of_equal_config(first, second):
                                rtol=1e-5)
     np.testing.assert_allclose(b.history["loss"][0], step, rtol=1e-5)
     assert STEPS.entries(m) == 2
+
+
+# --- partials, callable objects, bound methods --------------------------------------------------
+
+K = 1.0
+
+
+def test_a_partial_and_a_callable_object_are_read_too():
+    import functools
+
+    def g(x, s):
+        return s[0] * x**2
+
+    s = [1.0]
+    p = functools.partial(g, s=s)
+    np.testing.assert_array_equal(tapelab.jacobian(p, X).numpy(), [[2, 0], [0, 4]])
+    s[0] = 3.0
+    np.testing.assert_array_equal(tapelab.jacobian(p, X).numpy(), [[6, 0], [0, 12]])
+
+    class Scaled:
+        def __call__(self, x):
+            return K * x**2
+
+    global K
+    f = Scaled()
+    try:
+        np.testing.assert_array_equal(tapelab.jacobian(f, X).numpy(), [[2, 0], [0, 4]])
+        K = 5.0
+        np.testing.assert_array_equal(tapelab.jacobian(f, X).numpy(), [[10, 0], [0, 20]])
+    finally:
+        K = 1.0
+
+
+class Model:  # at module level: autograph keeps the frame of a class defined in a test
+    def f(self, x):
+        return tf.sin(x) * x
+
+
+def test_a_bound_method_is_compiled_once_for_its_object():
+    m = Model()
+    for i in range(4):
+        tapelab.jacobian(m.f, X + i)
+    assert COMPILED.entries(m) == 1
+    assert [c.experimental_get_tracing_count() for c in COMPILED.values(m)] == [1]
+    ref = weakref.ref(m)
+    del m
+    locals()  # TF tracing read this frame's locals: refresh that snapshot, which held m
+    gc.collect()
+    assert ref() is None
+
+
+def test_an_attribute_name_is_not_a_global():
+    import types
+
+    batch = types.SimpleNamespace(data=2.0)
+    pins = []
+
+    def f(x):
+        return batch.data * x
+
+    first = fingerprint(f, pins)
+    globals()["data"] = np.arange(3)  # a global that shares the attribute's name
+    try:
+        assert fingerprint(f, pins) == first
+    finally:
+        del globals()["data"]

@@ -4,6 +4,7 @@ Each case of the issue "Nothing lost, nothing stale": a damaged index or
 checkpoint, a bad directory, a changed run, two writers, a NaN, a refused call.
 """
 
+import os
 import subprocess
 import sys
 
@@ -50,8 +51,8 @@ def damage(path, how):
 def test_a_lost_index_resumes_from_the_newest_checkpoint_not_from_scratch(two_epochs, how):
     directory, full = two_epochs
     damage(directory / "checkpoint", how)
-    with pytest.warns(UserWarning, match=r"index file 'checkpoint' is missing or unreadable\. "
-                                         r"Resuming from ckpt-2"):
+    said = {"delete": "is missing", "garbage": "cannot be read"}[how]
+    with pytest.warns(UserWarning, match=rf"index file 'checkpoint' {said}\. Resuming from ckpt-2"):
         m, h = run(directory, 4)
     assert h.params["initial_epoch"] == 2
     assert all(np.array_equal(a, b) for a, b in zip(values(m), values(full)))
@@ -62,11 +63,14 @@ def test_a_lost_index_resumes_from_the_newest_checkpoint_not_from_scratch(two_ep
 def test_a_damaged_latest_checkpoint_resumes_from_the_intact_one(two_epochs, part, how):
     directory, _ = two_epochs
     damage(directory / f"ckpt-2.{part}", how)
-    expected = "damaged, not restored: ckpt-2" if (part, how) != ("index", "delete") else \
-        "missing or unreadable"
-    with pytest.warns(UserWarning, match=rf"{expected}.*Resuming from ckpt-1, the newest intact"):
+    expected = r"ckpt-2 is damaged \(.*\), kept as ckpt-2\.\*\.damaged" \
+        if (part, how) != ("index", "delete") else "its index points at ckpt-2, which is missing"
+    with pytest.warns(UserWarning, match=rf"{expected}\. Resuming from ckpt-1, the newest intact"):
         _, h = run(directory, 4)
     assert h.params["initial_epoch"] == 1 and len(h.history["loss"]) == 4
+    kept = sorted(p.name for p in directory.iterdir() if p.name.endswith(".damaged"))
+    assert kept == ([] if how == "delete" else
+                    ["ckpt-2.data-00000-of-00001.damaged", "ckpt-2.index.damaged"])
 
 
 def test_when_every_checkpoint_is_damaged_nothing_is_changed(two_epochs):
@@ -192,3 +196,32 @@ def test_the_lock_is_released_when_a_run_fails(tmp_path):
     assert not (tmp_path / ".tapelab-fine_tune.lock").exists()
     _, h = run(tmp_path, 1)
     assert len(h.history["loss"]) == 1
+
+
+def test_other_data_or_optimizer_settings_are_refused(two_epochs):
+    directory, _ = two_epochs
+    x, y = data()
+    with pytest.raises(ValueError, match=r"written with examples=50, this run has examples=40"):
+        fine_tune(model(), HEAD, (x[:40], y[:40]), LOSS, keras.optimizers.Adam(0.01), epochs=4,
+                  batch_size=16, verbose=0, checkpoint_dir=directory)
+    with pytest.raises(ValueError, match=r"its optimizer had beta_1=0\.9, this run's has "
+                                         r"beta_1=0\.5"):
+        run(directory, 4, opt=keras.optimizers.Adam(0.01, beta_1=0.5))
+
+
+def test_a_dataset_run_is_not_refused_for_settings_that_do_not_apply(tmp_path):
+    x, y = data()
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    fine_tune(model(), HEAD, ds, LOSS, keras.optimizers.Adam(0.01), epochs=1, verbose=0,
+              checkpoint_dir=tmp_path)
+    h = fine_tune(model(), HEAD, ds, LOSS, keras.optimizers.Adam(0.01), epochs=2, verbose=0,
+                  batch_size=8, shuffle=False, checkpoint_dir=tmp_path)  # ignored for a Dataset
+    assert h.params["initial_epoch"] == 1
+
+
+def test_a_lock_of_this_very_process_is_another_run_and_refused(tmp_path):
+    import socket
+
+    (tmp_path / ".tapelab-fine_tune.lock").write_text(f"{socket.gethostname()} {os.getpid()}\n")
+    with pytest.raises(ValueError, match=r"this process \(another run in it, in another thread\)"):
+        run(tmp_path, 1)

@@ -288,3 +288,6 @@ def test_has_aux_refuses_a_result_that_is_not_a_pair():
         tapelab.grad(lambda x: x**2, has_aux=True)(2.0)
     with pytest.raises(TypeError, match=r"in value_and_gradient\. Received: tuple of length 3"):
         tapelab.value_and_gradient(lambda x: (x, x, x), 2.0, has_aux=True)
+    with pytest.raises(TypeError, match=r"`has_aux` must be True or False in vjp\. Received: "
+                                        r"has_aux='no'"):
+        tapelab.vjp(lambda x: (x, 1), 2.0, has_aux="no")

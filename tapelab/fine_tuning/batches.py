@@ -70,6 +70,15 @@ class Batches:
             self.x, self.y, self.n = _arrays(data)
             self.steps = math.ceil(self.n / batch_size)
 
+    def settings(self):
+        """What fixes each epoch's batches, for a checkpoint to match: the number of
+        examples, ``seed``, ``batch_size`` and ``shuffle`` for arrays; the number of
+        batches for a Dataset (the others do not apply to it)."""
+        if self.dataset is not None:
+            return {"dataset batches": self.steps}
+        return {"examples": self.n, "seed": self.seed, "batch_size": self.batch_size,
+                "shuffle": self.shuffle}
+
     def cache(self, run):
         """Replace the inputs by the outputs of ``run`` (the compiled body), in batches."""
         if self.dataset is None:

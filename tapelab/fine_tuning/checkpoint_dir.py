@@ -52,7 +52,14 @@ def _alive(pid):
 
 
 class Lock:
-    """One writer per checkpoint directory: a file holding the writer's host and PID."""
+    """One writer per checkpoint directory: a file holding the writer's host and PID.
+
+    The file appears whole or not at all (written aside, then hard-linked into
+    place, which fails if it exists), so no writer ever reads a half-written one.
+    A lock whose process is gone is moved aside under a name of its own (one
+    rename wins) and taken; a lock of a live process, this one included (another
+    thread's run), is refused.
+    """
 
     def __init__(self, directory):
         self.path = os.path.join(directory, LOCK)
@@ -60,39 +67,59 @@ class Lock:
         self.held = False
 
     def acquire(self):
+        for _ in range(3):
+            if self._create():
+                self.held = True
+                return
+            self._clear_stale()
+        raise ValueError(f"`checkpoint_dir`'s lock file {self.path} keeps reappearing: another "
+                         "process is starting in it. Use a directory of its own for this run.")
+
+    def _create(self):
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(self.path), prefix=LOCK + ".")
         try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            self._take_over()
-        else:
             with os.fdopen(fd, "w") as f:
                 f.write(self.me + "\n")
-        self.held = True
+            os.link(tmp, self.path)  # atomic, and fails if a lock exists
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            os.remove(tmp)
 
-    def _take_over(self):
+    def _clear_stale(self):
         try:
             with open(self.path) as f:
                 host, pid = f.read().split()
             pid = int(pid)
+        except FileNotFoundError:
+            return  # released meanwhile: try again
         except (OSError, ValueError):
-            host, pid = None, None  # unreadable: left half-written by a killed writer
-        here = socket.gethostname()
-        if host == here and pid is not None and pid != os.getpid() and _alive(pid):
+            host, pid = None, None  # not a lock tapelab wrote
+        here, where = socket.gethostname(), os.path.dirname(self.path)
+        if host == here and _alive(pid):
+            who = "this process (another run in it, in another thread)" if pid == os.getpid() \
+                else f"process {pid} on this machine"
             raise ValueError(
-                f"`checkpoint_dir` is in use: process {pid} on this machine is writing "
-                f"checkpoints to it (lock file {self.path}). Received: checkpoint_dir="
-                f"{os.path.dirname(self.path)!r}. Nothing was changed. Wait for that run to "
-                "finish, or give this run a directory of its own.")
-        if host is not None and host != here:
+                f"`checkpoint_dir` is in use: {who} is writing checkpoints to it (lock file "
+                f"{self.path}). Received: checkpoint_dir={where!r}. Nothing was changed. Wait "
+                "for that run to finish, or give this run a directory of its own.")
+        if host is None:
             raise ValueError(
-                f"`checkpoint_dir` is in use by process {pid} on host {host!r} (lock file "
-                f"{self.path}), which this machine cannot check. Received: checkpoint_dir="
-                f"{os.path.dirname(self.path)!r}. Nothing was changed. If that run is over, "
-                "delete the lock file; otherwise use another directory.")
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(self.path), prefix=LOCK + ".")
-        with os.fdopen(fd, "w") as f:
-            f.write(self.me + "\n")
-        os.replace(tmp, self.path)  # a dead writer's lock, or this process's own
+                f"`checkpoint_dir` holds a lock file tapelab cannot read ({self.path}). "
+                f"Received: checkpoint_dir={where!r}. Nothing was changed. If no run is "
+                "writing there, delete the lock file.")
+        if host != here:
+            raise ValueError(
+                f"`checkpoint_dir` holds a lock file ({self.path}) of process {pid} on host "
+                f"{host!r}, which this machine cannot check. Received: checkpoint_dir={where!r}. "
+                "Nothing was changed. If that run is over, delete the lock file; otherwise use "
+                "another directory.")
+        try:  # the writer is gone: move its lock aside; of two takers, one rename wins
+            os.rename(self.path, f"{self.path}.stale-{pid}-{os.getpid()}")
+            os.remove(f"{self.path}.stale-{pid}-{os.getpid()}")
+        except FileNotFoundError:
+            pass
 
     def release(self):
         if self.held:

@@ -180,7 +180,7 @@ def fine_tune(model: keras.Model, layers: LayerSelection, data: Any, loss_fn: Ca
         write_dir = check_directory(checkpoint_write_dir(strategy, directory))
         with strategy.scope():
             resume = Resume(directory, selection, optimizer,
-                            {"seed": seed, "batch_size": batch_size, "shuffle": shuffle},
+                            batches.settings(),
                             write_dir)
     try:
         done, saved = resume.check() if resume else (0, {})
@@ -208,8 +208,9 @@ def _run(selection, batches, loss_fn, optimizer, training, cache_features, strat
             warnings.warn(
                 f"checkpoint_dir restores the optimizer with learning_rate={restored:g}; the "
                 f"optimizer passed asked for {asked:g}. The restored {restored:g} is used, so "
-                "the run continues as it was. For another rate, resume into a new "
-                "checkpoint_dir after setting optimizer.learning_rate.", UserWarning,
+                "the run continues as an uninterrupted one would. To go on at another rate, "
+                "call fine_tune again with that optimizer and a new checkpoint_dir: it starts "
+                "from the model's weights as they are.", UserWarning,
                 stacklevel=3)
         if done > epochs:
             warnings.warn(

@@ -39,16 +39,21 @@ _CONFIG_KEY = "config/.ATTRIBUTES/VARIABLE_VALUE"
 _CHECKPOINT = re.compile(r"^ckpt-(\d+)\.index$")
 
 
-def _signature(model, optimizer_variables, variables, optimizer_name, settings):
+def _signature(model, optimizer, optimizer_variables, variables, settings):
     """What a checkpoint must match: shapes and dtypes, in order (paths hold
-    auto-numbered names, which differ between two builds of one model), and the
-    settings that fix the batches of each epoch."""
+    auto-numbered names, which differ between two builds of one model), the
+    optimizer's hyperparameters (its learning rate aside: restored, and reported
+    when it differs), and the settings that fix the batches of each epoch."""
     where = {id(v): i for i, v in enumerate(model.variables)}
+    config = {k: v for k, v in getattr(optimizer, "inner_optimizer", optimizer).get_config().items()
+              if k not in ("name", "learning_rate")}
     return {
         "format": FORMAT,
         "model": [[list(v.shape), v.dtype] for v in model.variables],
         "selected": [where[id(v)] for v in variables],
-        "optimizer": [optimizer_name, [[list(v.shape), v.dtype] for v in optimizer_variables]],
+        "optimizer": [type(optimizer).__name__,
+                      [[list(v.shape), v.dtype] for v in optimizer_variables]],
+        "optimizer_config": json.loads(json.dumps(config, sort_keys=True, default=str)),
         "settings": settings,
     }
 
@@ -79,11 +84,15 @@ def _first_difference(saved, own, model):
             if x != y:
                 name = f" ({paths[i]})" if what == "model variables" else ""
                 return f"its {what} differ at #{i}{name}: {x} there, {y} here"
+    for name, value in saved.get("optimizer_config", {}).items():
+        if own["optimizer_config"].get(name) != value:
+            return (f"its optimizer had {name}={value!r}, this run's has "
+                    f"{name}={own['optimizer_config'].get(name)!r}")
     for name, value in saved.get("settings", {}).items():
         if own["settings"].get(name) != value:
             return (f"it was written with {name}={value!r}, this run has "
                     f"{name}={own['settings'].get(name)!r}, so its epochs would see other "
-                    "batches than an uninterrupted run")
+                    "data or batches than an uninterrupted run")
     return None
 
 
@@ -105,11 +114,13 @@ class Resume:
         model = selection.model
         self.directory = str(directory)
         self.model, self.optimizer = model, optimizer
-        self.config = _signature(model, _optimizer_variables(optimizer, selection.variables),
-                                 selection.variables, type(optimizer).__name__, settings)
+        self.config = _signature(model, optimizer,
+                                 _optimizer_variables(optimizer, selection.variables),
+                                 selection.variables, settings)
         self.write_dir = str(write_dir or directory)
         self.lock = Lock(self.write_dir)
         self.path = None  # the checkpoint to restore, once checked
+        self.damaged = {}
 
     def _refuse(self, path, why):
         raise ValueError(
@@ -132,37 +143,49 @@ class Resume:
             self.lock.release()
             raise
 
+    def _index_note(self, restored, damaged):
+        """What is wrong with the ``checkpoint`` index, in words, or None."""
+        index = os.path.join(self.directory, "checkpoint")
+        if not os.path.exists(index):
+            return "its index file 'checkpoint' is missing"
+        state = tf.train.get_checkpoint_state(self.directory)
+        if state is None:
+            return "its index file 'checkpoint' cannot be read"
+        name = os.path.basename(state.model_checkpoint_path)
+        if name == os.path.basename(restored) or name in damaged:
+            return None
+        if not os.path.exists(os.path.join(self.directory, name + ".index")):
+            return f"its index points at {name}, which is missing"
+        return f"its index points at {name}, older than {os.path.basename(restored)}"
+
     def _check(self):
-        indexed = tf.train.latest_checkpoint(self.directory)
         found = {int(m[1]): os.path.join(self.directory, f"ckpt-{m[1]}")
                  for m in map(_CHECKPOINT.match, os.listdir(self.directory)) if m}
         if not found:
             return 0, {}
-        damaged = []
+        self.damaged = {}  # name -> why
         for number in sorted(found, reverse=True):
             why = _damage(found[number])
             if why is None:
                 self.path = found[number]
                 break
-            damaged.append(f"{os.path.basename(found[number])} ({why})")
+            self.damaged[os.path.basename(found[number])] = why
         else:
             raise ValueError(
                 "`checkpoint_dir` holds checkpoints, and none of them can be read: "
-                f"{'; '.join(damaged)}. Received: checkpoint_dir={self.directory!r}. "
-                "Nothing was changed or overwritten. Move them away to start again, or "
-                "restore them from a backup.")
-        notes = []
-        if damaged:
-            notes.append("damaged, not restored: " + "; ".join(damaged))
-        if indexed is None:
-            notes.append("its index file 'checkpoint' is missing or unreadable")
-        elif os.path.abspath(indexed) != os.path.abspath(self.path) and not damaged:
-            notes.append(f"its index points at {os.path.basename(indexed)}")
+                + "; ".join(f"{name} ({why})" for name, why in self.damaged.items())
+                + f". Received: checkpoint_dir={self.directory!r}. Nothing was changed or "
+                "overwritten. Move them away to start again, or restore them from a backup.")
+        notes = [f"{name} is damaged ({why}), kept as {name}.*.damaged"
+                 for name, why in self.damaged.items()]
+        index = self._index_note(self.path, self.damaged)
+        if index:
+            notes.append(index)
         if notes:
             warnings.warn(
                 f"checkpoint_dir {self.directory!r}: {'; '.join(notes)}. Resuming from "
                 f"{os.path.basename(self.path)}, the newest intact checkpoint; no checkpoint "
-                "was overwritten.", UserWarning, stacklevel=4)
+                "is overwritten.", UserWarning, stacklevel=4)
         try:
             saved = json.loads(tf.train.load_variable(self.path, _CONFIG_KEY))
         except (tf.errors.NotFoundError, ValueError, TypeError) as e:
@@ -192,6 +215,11 @@ class Resume:
                                                   max_to_keep=2)
         if self.path is None:
             return
+        for name in self.damaged:  # out of the way of this run's saves, never deleted
+            for file in os.listdir(self.directory):
+                if file.startswith(name + "."):
+                    os.replace(os.path.join(self.directory, file),
+                               os.path.join(self.directory, file + ".damaged"))
         before = [np.array(v.numpy(), copy=True) for v in self.owned]
         try:
             self.checkpoint.restore(self.path).assert_existing_objects_matched()
