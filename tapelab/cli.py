@@ -160,8 +160,18 @@ def cmd_run_notebooks(args):
     from tapelab.claims import claims
     from tapelab.notebooks import ExecutionError, execute
 
+    paths = []
+    for p in map(Path, args.paths):  # a folder means its notebooks, as for check-claims
+        if p.is_dir():
+            paths += _notebooks_in(p)
+        elif p.suffix == ".ipynb" and p.is_file():
+            paths.append(p)
+        else:
+            print(f"tapelab run-notebooks: no notebook at {p} (expected a .ipynb file or a "
+                  "folder of them); nothing was run.", file=sys.stderr)
+            return 2
     runs, written = [], {}  # (notebook, output file); output file -> notebook
-    for p in map(Path, args.paths):
+    for p in paths:
         out = p if args.in_place else Path(args.out) / p.name
         other = written.setdefault(out, p)
         if other.resolve() != p.resolve():
@@ -189,7 +199,7 @@ def cmd_run_notebooks(args):
             result, failed = "FAILED: an # Output: claim does not hold", failed + 1
         print(f"{p.name:<40} {cells:>5} {len(held):>7} {seconds:>8.1f}  {result}")
     where = "in place" if args.in_place else f"into {args.out}/"
-    print(f"{len(args.paths) - failed} of {len(args.paths)} notebooks ran cleanly {where}")
+    print(f"{len(runs) - failed} of {len(runs)} notebooks ran cleanly {where}")
     return 1 if failed else 0
 
 

@@ -74,7 +74,8 @@ def jacrev(fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -> Callab
     Args:
       fn: a function returning a tensor, or a dict, tuple or list of tensors.
       argnums: which argument to differentiate (an int), or a tuple of them; the
-        others are passed through unchanged. A differentiated argument may be a
+        others are passed through unchanged (a Python number among them is traced
+        as a constant, as ``tf.function`` does: pass a tensor for a value that changes). A differentiated argument may be a
         dict or tuple of tensors, as in :func:`jacobian`.
 
     Returns:

@@ -222,3 +222,14 @@ def test_a_folder_without_notebooks_is_an_error(tmp_path):
     result = run_cli("check-claims", str(tmp_path))
     assert result.returncode == 2
     assert f"no notebook in {tmp_path}" in result.stderr
+
+
+def test_run_notebooks_refuses_a_missing_path_before_running_anything(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "tapelab", "run-notebooks", "--out",
+                             str(tmp_path / "build"), str(tmp_path / "nope.ipynb")],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert "no notebook at" in result.stderr and "nothing was run" in result.stderr
