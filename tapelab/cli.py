@@ -63,6 +63,30 @@ def _notebooks_in(folder):
                   if p.is_file() and ".ipynb_checkpoints" not in p.relative_to(folder).parts)
 
 
+def _notebook_paths(given, command, then=""):
+    """The notebooks that ``given`` names (files, or folders searched as pytest does), or
+    None after saying on stderr which path holds none; ``then`` ends that message."""
+    from pathlib import Path
+
+    paths = []
+    for p in map(Path, given):
+        if p.is_dir():
+            inside = _notebooks_in(p)
+            if not inside:
+                print(f"tapelab {command}: no notebook in {p} (searched it and its "
+                      "subfolders, skipping .ipynb_checkpoints). Pass a .ipynb file or a "
+                      f"folder that holds one{then or '.'}", file=sys.stderr)
+                return None
+            paths += inside
+        elif p.suffix == ".ipynb" and p.is_file():
+            paths.append(p)
+        else:
+            print(f"tapelab {command}: no notebook at {p} (expected a .ipynb file or a "
+                  f"folder of them){then}", file=sys.stderr)
+            return None
+    return paths
+
+
 def _shorten(text, lines=20, chars=2000):
     """The first ``lines`` lines (at most ``chars`` characters) of ``text``, and how much is left.
 
@@ -91,28 +115,14 @@ def _report(claim):
 
 def cmd_check_claims(args):
     """Report every `# Output:` claim that its cell's stored output does not hold."""
-    from pathlib import Path
 
     import nbformat
 
     from tapelab.claims import claims
 
-    paths = []
-    for p in map(Path, args.paths):
-        if p.is_dir():
-            inside = _notebooks_in(p)
-            if not inside:
-                print(f"tapelab check-claims: no notebook in {p} (searched it and its "
-                      "subfolders, skipping .ipynb_checkpoints). Pass a .ipynb file or a "
-                      "folder that holds one.", file=sys.stderr)
-                return 2
-            paths += inside
-        elif p.suffix == ".ipynb" and p.exists():
-            paths.append(p)
-        else:
-            print(f"tapelab check-claims: no notebook at {p} (expected a .ipynb file or a "
-                  "folder of them)", file=sys.stderr)
-            return 2
+    paths = _notebook_paths(args.paths, "check-claims")
+    if paths is None:
+        return 2
     found = []
     for p in paths:
         try:
@@ -160,16 +170,9 @@ def cmd_run_notebooks(args):
     from tapelab.claims import claims
     from tapelab.notebooks import ExecutionError, execute
 
-    paths = []
-    for p in map(Path, args.paths):  # a folder means its notebooks, as for check-claims
-        if p.is_dir():
-            paths += _notebooks_in(p)
-        elif p.suffix == ".ipynb" and p.is_file():
-            paths.append(p)
-        else:
-            print(f"tapelab run-notebooks: no notebook at {p} (expected a .ipynb file or a "
-                  "folder of them); nothing was run.", file=sys.stderr)
-            return 2
+    paths = _notebook_paths(args.paths, "run-notebooks", "; nothing was run.")
+    if paths is None:
+        return 2
     runs, written = [], {}  # (notebook, output file); output file -> notebook
     for p in paths:
         out = p if args.in_place else Path(args.out) / p.name

@@ -200,7 +200,7 @@ class Resume:
 
     def open(self):
         """Build what saving needs (the optimizer must be built) and restore the checked
-        checkpoint, if any. Returns the restored learning rate, or None."""
+        checkpoint, if any, after moving its damaged successors aside."""
         with tf.init_scope():
             self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
             self.history = tf.Variable("{}", trainable=False)
