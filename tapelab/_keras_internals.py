@@ -62,6 +62,72 @@ def in_multi_worker_mode(strategy):
     return bool(getattr(strategy.extended, "_in_multi_worker_mode", lambda: False)())
 
 
+def compile_loss(loss, output_names):
+    """The loss object ``model.compile(loss=...)`` makes: reads the private
+    ``keras.src.trainers.compile_utils.CompileLoss``. It resolves names
+    (``"mse"``), wraps plain functions in ``LossFunctionWrapper`` (rank matching
+    of ``y_true`` and ``y_pred``, dtype casts, sample weights, the batch mean) and
+    matches structured outputs: the loss ``fit`` computes."""
+    from keras.src.trainers.compile_utils import CompileLoss
+
+    return CompileLoss(loss, None, output_names=output_names)
+
+
+def compile_metrics(metrics, output_names):
+    """The metrics object ``model.compile(metrics=...)`` makes: reads the private
+    ``keras.src.trainers.compile_utils.CompileMetrics`` (it resolves
+    ``"accuracy"`` to the binary, sparse or categorical one by the shapes, as
+    ``fit`` does)."""
+    from keras.src.trainers.compile_utils import CompileMetrics
+
+    return CompileMetrics(metrics, None, output_names=output_names)
+
+
+def output_spec(fn, *args, **kwargs):
+    """Run ``fn`` symbolically on ``KerasTensor`` arguments (creating any state it
+    builds), as ``fit``'s symbolic build does: reads ``keras.src.backend.compute_output_spec``."""
+    from keras.src.backend import compute_output_spec
+
+    return compute_output_spec(fn, *args, **kwargs)
+
+
+def split_for_validation(arrays, validation_split):
+    """``fit``'s ``validation_split``: the last part of the arrays, before any
+    shuffling. Reads ``keras.src.trainers.data_adapters.array_slicing.train_validation_split``."""
+    from keras.src.trainers.data_adapters.array_slicing import train_validation_split
+
+    return train_validation_split(arrays, validation_split=validation_split)
+
+
+def class_weight_to_sample_weights(y, class_weight):
+    """``fit``'s ``class_weight`` for arrays: reads
+    ``keras.src.trainers.data_adapters.data_adapter_utils.class_weight_to_sample_weights``."""
+    from keras.src.trainers.data_adapters.data_adapter_utils import (
+        class_weight_to_sample_weights as convert,
+    )
+
+    return convert(y, class_weight)
+
+
+def class_weight_map_fn(class_weight):
+    """``fit``'s ``class_weight`` for a Dataset (a ``Dataset.map`` function): reads
+    ``keras.src.trainers.data_adapters.tf_dataset_adapter.make_class_weight_map_fn``."""
+    from keras.src.trainers.data_adapters.tf_dataset_adapter import make_class_weight_map_fn
+
+    return make_class_weight_map_fn(class_weight)
+
+
+# private Keras functions and classes read above: (module, name)
+FUNCTIONS = (
+    ("keras.src.trainers.compile_utils", "CompileLoss"),
+    ("keras.src.trainers.compile_utils", "CompileMetrics"),
+    ("keras.src.backend", "compute_output_spec"),
+    ("keras.src.trainers.data_adapters.array_slicing", "train_validation_split"),
+    ("keras.src.trainers.data_adapters.data_adapter_utils", "class_weight_to_sample_weights"),
+    ("keras.src.trainers.data_adapters.tf_dataset_adapter", "make_class_weight_map_fn"),
+)
+
+
 def examples():
     """``(attribute, object of the installed Keras/TF that must have it)``: what
     ``tests/test_keras_internals.py`` checks, one pair per attribute above."""

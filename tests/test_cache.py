@@ -15,7 +15,7 @@ import tensorflow as tf
 
 import tapelab
 from tapelab._cache import CompileCache, fingerprint
-from tapelab.fine_tuning.loop import STEPS
+from tapelab.fine_tuning.compiled import STEPS
 from tapelab.jacobians import COMPILED
 from tapelab.per_example import COMPILED as PER_EXAMPLE
 

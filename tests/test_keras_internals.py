@@ -20,6 +20,15 @@ def test_each_private_attribute_exists_in_the_installed_keras(attribute, owner):
         f"/ TF {tf.__version__}: update tapelab/_keras_internals.py")
 
 
+@pytest.mark.parametrize("module, name", internals.FUNCTIONS, ids=lambda v: v)
+def test_each_private_function_exists_in_the_installed_keras(module, name):
+    import importlib
+
+    assert hasattr(importlib.import_module(module), name), (
+        f"{module} has no {name!r} in Keras {keras.__version__}: update "
+        "tapelab/_keras_internals.py")
+
+
 def test_every_listed_attribute_is_checked():
     assert sorted(a for a, _ in internals.examples()) == sorted(internals.ATTRIBUTES)
 

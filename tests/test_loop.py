@@ -307,7 +307,7 @@ def test_a_directory_of_other_checkpoints_is_refused(tmp_path):
 
 @pytest.mark.parametrize("kwargs, data_, error, match", [
     ({}, (np.zeros((5, 6), "float32"), np.zeros(4, "int64")), ValueError,
-     "must have the same number of examples. Received: 5 inputs and 4 targets"),
+     "must have the same number of examples. Received: x: 5, y: 4"),
     ({}, (np.zeros((0, 6), "float32"), np.zeros(0, "int64")), ValueError,
      "at least one example. Received: 0 examples"),
     ({}, tf.data.Dataset.from_tensor_slices((np.zeros((0, 6), "float32"),
@@ -317,9 +317,9 @@ def test_a_directory_of_other_checkpoints_is_refused(tmp_path):
      .batch(2).filter(lambda a, b: False), ValueError, "yielded none"),
     ({"epochs": 0}, None, ValueError, r"`epochs` must be an integer >= 1. Received: epochs=0"),
     ({"batch_size": 2.5}, None, ValueError, r"`batch_size` must be an integer >= 1"),
-    ({"verbose": 3}, None, ValueError, r"`verbose` must be 0, 1 or 2"),
+    ({"verbose": 3}, None, ValueError, r"`verbose` must be 'auto', 0, 1 or 2"),
     ({"strategy": "mirrored"}, None, TypeError, "must be a tf.distribute.Strategy"),
-    ({}, [np.zeros((4, 6))], TypeError, r"a pair \(x, y\).*Received: list of length 1"),
+    ({}, [np.zeros((4, 6))], TypeError, r"\(x, y\) or \(x, y, sample_weight\).*Received: list of length 1"),
 ])
 def test_bad_input_is_refused_before_anything_changes(kwargs, data_, error, match):
     m = model()

@@ -37,19 +37,22 @@ def replica_share(loss, x):
     return loss * n / context.all_reduce(tf.distribute.ReduceOp.SUM, n)
 
 
-def replica_step(train, x, y):
-    """On one replica: ``train(x, y)`` (the step), and its loss times its batch size."""
-    loss = tf.cast(train(x, y), tf.float32)
-    n = tf.cast(tf.shape(tf.nest.flatten(x)[0])[0], tf.float32)
+def replica_step(run, *batch):
+    """On one replica: ``run(*batch)`` (a training or a test step), and its loss times
+    its batch size. ``batch`` is ``(x, y)`` or ``(x, y, sample_weight)``."""
+    loss = tf.cast(run(*batch), tf.float32)
+    n = tf.cast(tf.shape(tf.nest.flatten(batch[0])[0])[0], tf.float32)
     return loss * n, n
 
 
-def global_step(strategy, replica, x, y):
+def global_step(strategy, replica, metrics, *batch):
     """One global batch: ``strategy.run`` splits it; the sums of loss x size and size
-    come back reduced over the replicas."""
-    total, n = strategy.run(replica, args=(x, y))
+    come back reduced over the replicas, with the running ``metrics`` results
+    (a dict, empty for None)."""
+    total, n = strategy.run(replica, args=batch)
     sum_ = tf.distribute.ReduceOp.SUM
-    return strategy.reduce(sum_, total, axis=None), strategy.reduce(sum_, n, axis=None)
+    results = metrics.result() if metrics is not None else {}
+    return strategy.reduce(sum_, total, axis=None), strategy.reduce(sum_, n, axis=None), results
 
 
 def check_strategy(strategy, model, variables, optimizer):
@@ -95,7 +98,7 @@ def loss_factor(strategy, loss_fn, forward, batches):
     batch = next(iter(batches()), None) if replicas > 1 else None  # batches: a callable
     if batch is None:
         return 1
-    x, y = (tf.nest.map_structure(lambda t: t[:2], part) for part in batch)
+    x, y = (tf.nest.map_structure(lambda t: t[:2], part) for part in batch[:2])
     pred = forward(x, training=False)
     plain = float(loss_fn(y, pred))
     if plain == 0:  # a zero loss cannot tell; Keras's rule then

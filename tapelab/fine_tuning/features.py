@@ -38,9 +38,15 @@ def _graph(model):
 
 
 def _role(layer, selection, chosen):
-    """'selected', 'contains' (a nested model holding a selected layer) or 'frozen'."""
+    """'selected', 'contains' (a nested model holding a selected layer) or 'frozen'.
+
+    A node's operation may be a plain op, not a layer: ``x / 127.5`` on a Keras
+    tensor (``preprocess_input`` makes such ops) records a ``TrueDivide``. It has
+    no weights and holds nothing: frozen."""
     if id(layer) in chosen:
         return "selected"
+    if not isinstance(layer, keras.layers.Layer):
+        return "frozen"
     return "contains" if selection.holds(layer) else "frozen"
 
 
@@ -80,7 +86,7 @@ def split_head(selection):
                 f"({type(layer).__name__}) that leaves its other layers out. Select "
                 f"'{layer.name}' as a whole, or use cache_features=False."
             )
-        if role == "frozen" and layer.weights:
+        if role == "frozen" and getattr(layer, "weights", None):
             raise ValueError(
                 "`cache_features=True` needs the selected layers to be the model's "
                 "head: every layer after them must be selected too, or hold no "
@@ -101,6 +107,26 @@ def split_head(selection):
     body = keras.Model(graph.input, single, name=f"{model.name}_body")
     head = keras.Model(single, model.outputs, name=f"{model.name}_head")
     return body, head
+
+
+# layers whose training mode differs from inference by drawing noise or masks
+_NOISE = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+          "GaussianNoise", "GaussianDropout", "AlphaDropout")
+
+
+def training_only_layers(body):
+    """The layers of ``body`` that act only in training mode: Dropout and noise
+    layers, and random augmentation (``RandomFlip``, ``RandomRotation``, ...).
+
+    Returns:
+      Their descriptions, ``"'name' (Class)"``, in model order.
+    """
+    from tapelab.fine_tuning.layer_tree import walk
+
+    layers, _ = walk(body)
+    return [f"'{layer.name}' ({type(layer).__name__})" for layer in layers
+            if isinstance(layer, keras.layers.Dropout) or type(layer).__name__ in _NOISE
+            or type(layer).__name__.startswith("Random")]
 
 
 def _infer(body, x):

@@ -1,42 +1,32 @@
-"""`fine_tune`: the compiled epoch loop around `fine_tune_step`'s one step.
+"""`fine_tune`: ``fit`` for a layer subset, around `fine_tune_step`'s one step.
 
-Every batch runs :func:`tapelab.fine_tuning.step.train_step`, the same function that
-``fine_tune_step`` runs eagerly, here inside one ``tf.function``, traced once and
-kept for later calls with the same arguments. Around it: the epoch's batches
-(``batches.py``, shuffled by ``(seed, epoch)``), the epoch-mean loss in a real
-``keras.callbacks.History``, a ``Progbar``, feature caching (``features.py``),
+This file holds the function and its checks, all made before anything changes.
+The parts: ``fit``'s input rules (``inputs.py``), the loss and metrics taken as
+``compile`` takes them (``compile_like.py``), the epoch's batches (``batches.py``,
+shuffled by ``(seed, epoch)``), the compiled steps (``compiled.py``), the epochs
+with callbacks and validation (``epochs.py``), feature caching (``features.py``),
 checkpoints (``resume.py``) and ``tf.distribute`` strategies (``distribute.py``).
 """
 
 from __future__ import annotations
 
-import functools
-import math
 import numbers
 import os
-import warnings
-import weakref
 from collections.abc import Callable
 from typing import Any
 
 import keras
 import tensorflow as tf
 
-from tapelab._cache import CompileCache
+from tapelab.fine_tuning import compile_like, inputs
 from tapelab.fine_tuning.batches import Batches
 from tapelab.fine_tuning.checkpoint_dir import check_directory
-from tapelab.fine_tuning.distribute import (
-    check_strategy,
-    checkpoint_write_dir,
-    distribute,
-    global_step,
-    loss_factor,
-    replica_step,
-)
+from tapelab.fine_tuning.distribute import check_strategy, checkpoint_write_dir
 from tapelab.fine_tuning.features import cached_split
+from tapelab.fine_tuning.epochs import Run, check_callbacks, check_validation_freq
 from tapelab.fine_tuning.resume import Resume
 from tapelab.fine_tuning.select import LayerSelection, resolve
-from tapelab.fine_tuning.step import Step, check_optimizer, frozen_except, train_step
+from tapelab.fine_tuning.step import check_optimizer
 
 
 def _check_int(value, name, low):
@@ -44,61 +34,39 @@ def _check_int(value, name, low):
         raise ValueError(f"`{name}` must be an integer >= {low}. Received: {name}={value!r}.")
 
 
-def _constant_learning_rate(optimizer):
-    """The optimizer's learning rate as a float, or None when it follows a schedule."""
-    value = getattr(optimizer, "inner_optimizer", optimizer).get_config().get("learning_rate")
-    if not isinstance(value, (int, float)):
-        return None
-    rate = optimizer.learning_rate
-    return float(tf.convert_to_tensor(getattr(rate, "value", rate)))  # a mirrored one too
-
-
-def _size(n):
-    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB"
-
-
-def _train(forward_ref, step, x, y):
-    return train_step(forward_ref(), step, x, y)  # forward held weakly: it may be the model
-
-
-def _build_step(forward, step, strategy, spec):
-    """The step as one ``tf.function`` (partials: see tapelab/_cache.py)."""
-    replica = functools.partial(replica_step, functools.partial(_train, weakref.ref(forward), step))
-    return tf.function(functools.partial(global_step, strategy, replica), input_signature=spec)
-
-
-STEPS = CompileCache(size=4)  # per model
-
-
-def _compiled_step(selection, forward, step, strategy, spec):
-    """The step as one ``tf.function``, reused by later calls that are certainly the same.
-
-    A trace bakes in Python state: the objects (``loss_fn`` by the rule of
-    tapelab/_cache.py: a built-in Keras loss by class and config, a function by
-    what it reads), the layers' ``trainable`` flags (Keras reads them while
-    tracing), the input signature. Any change makes a new one; the same call
-    again (one epoch at a time, say) does not retrace.
-    """
-    flags = tuple(layer.trainable for layer in selection.tree)
-    parts = (tuple(step.variables), step.training, step.loss_factor, flags, tuple(spec),
-             forward, step.loss_fn, step.optimizer, strategy)
-    return STEPS.get(selection.model, parts,
-                     functools.partial(_build_step, forward, step, strategy, spec))
-
-
-def fine_tune(model: keras.Model, layers: LayerSelection, data: Any, loss_fn: Callable[..., Any],
-              optimizer: keras.optimizers.Optimizer, *, epochs: int = 1, batch_size: int = 32,
-              training: bool = True, shuffle: bool = True, seed: int = 0,
+def fine_tune(model: keras.Model, layers: LayerSelection, data: Any,
+              loss_fn: Callable[..., Any] | str,
+              optimizer: keras.optimizers.Optimizer | str, *, epochs: int = 1,
+              batch_size: int = 32, training: bool = True, shuffle: bool = True, seed: int = 0,
               cache_features: bool = False, checkpoint_dir: str | os.PathLike | None = None,
-              strategy: tf.distribute.Strategy | None = None,
-              verbose: int = 1) -> keras.callbacks.History:
+              strategy: tf.distribute.Strategy | None = None, verbose: int | str = "auto",
+              metrics: list | dict | None = None, callbacks: list | None = None,
+              validation_data: Any = None, validation_split: float = 0.0,
+              validation_freq: int | list = 1, validation_steps: int | None = None,
+              validation_batch_size: int | None = None, initial_epoch: int = 0,
+              class_weight: dict | None = None, sample_weight: Any = None,
+              steps_per_epoch: int | None = None) -> keras.callbacks.History:
     """Train only the selected layers for several epochs, compiled, as Keras ``fit`` would.
 
     Each batch gets exactly :func:`fine_tune_step`'s semantics (the same function
     runs it; layers outside the selection are frozen as Keras freezes them),
     inside one ``tf.function``, traced once; a later call with the same model,
-    selection, ``loss_fn`` and ``optimizer`` reuses it. With ``shuffle=False`` the
-    result equals ``fine_tune_step`` called batch by batch, and Keras ``fit``.
+    selection, ``loss_fn``, ``metrics`` and ``optimizer`` reuses it. With
+    ``shuffle=False`` the result equals ``fine_tune_step`` called batch by batch,
+    and Keras ``fit`` with the other layers frozen.
+
+    ``fit``'s keywords mean what they mean in ``fit`` (each tested against
+    ``fit`` in ``tests/test_loop_fit.py``): ``loss_fn``, ``optimizer`` and
+    ``metrics`` are taken as ``compile`` takes them (names such as ``"mse"``,
+    ``"adam"``, ``"accuracy"``; a plain loss function gets Keras's rank matching
+    and dtype cast); ``validation_data`` / ``validation_split`` /
+    ``validation_freq`` / ``validation_steps`` / ``validation_batch_size`` run a
+    validation pass in inference mode, as ``model.evaluate`` does, into
+    ``val_loss`` and ``val_<metric>``; ``callbacks`` run through a
+    ``keras.callbacks.CallbackList`` with ``fit``'s hooks, ``model.optimizer`` set
+    to ``optimizer`` while they run and ``model.stop_training`` honoured;
+    ``class_weight``, ``sample_weight`` (or ``(x, y, sample_weight)`` data),
+    ``initial_epoch`` and ``steps_per_epoch`` follow ``fit``'s rules.
 
     ``cache_features=True`` is feature extraction: the layers before the selected
     head run once, in inference mode, in batches of ``batch_size``, and the head
@@ -133,11 +101,13 @@ def fine_tune(model: keras.Model, layers: LayerSelection, data: Any, loss_fn: Ca
     Args:
       model: a built Keras model.
       layers: the layer selection, as for :func:`select_layers`.
-      data: ``(x, y)`` arrays or tensors, or a ``tf.data.Dataset`` of ``(x, y)``
-        batches (then ``batch_size`` and ``shuffle`` do not apply).
-      loss_fn: ``loss_fn(y_true, y_pred)`` returning a scalar, e.g.
-        ``keras.losses.SparseCategoricalCrossentropy()``.
-      optimizer: a Keras optimizer, new or already used on this selection.
+      data: ``(x, y)`` or ``(x, y, sample_weight)`` arrays or tensors (``x`` a
+        tuple, list or dict of them for several inputs), or a ``tf.data.Dataset``
+        of such batches (then ``batch_size`` and ``shuffle`` do not apply).
+      loss_fn: as for ``compile``: a ``keras.losses.Loss``, a function of
+        ``(y_true, y_pred)``, or a name such as ``"sparse_categorical_crossentropy"``.
+      optimizer: a Keras optimizer, new or already used on this selection, or a
+        name such as ``"adam"``.
       epochs: the total number of epochs, counting those a checkpoint already holds.
       batch_size: examples per step (the global batch, with a strategy).
       training: the mode of the selected layers, as in ``fine_tune_step``.
@@ -147,7 +117,20 @@ def fine_tune(model: keras.Model, layers: LayerSelection, data: Any, loss_fn: Ca
       checkpoint_dir: a directory to save to after each epoch and resume from.
       strategy: a ``tf.distribute.Strategy`` whose scope created the model and the
         optimizer; each global batch is split across its replicas.
-      verbose: 0 silent, 1 a progress bar per epoch, 2 one line per epoch.
+      verbose: ``"auto"`` (1), 0 silent, 1 a progress bar per epoch with the
+        loss, metrics and validation values, 2 one line per epoch.
+      metrics: metric names or ``keras.metrics.Metric`` objects, as for ``compile``.
+      callbacks: ``keras.callbacks.Callback`` objects, as for ``fit``.
+      validation_data: ``(x, y)``, ``(x, y, sample_weight)`` or a Dataset.
+      validation_split: the last fraction of the arrays to hold out, as in ``fit``.
+      validation_freq: validate every this many epochs, or on the listed epochs (1-based).
+      validation_steps: batches per validation pass (a Dataset stream, as in ``fit``).
+      validation_batch_size: defaults to ``batch_size``.
+      initial_epoch: the epoch to start at (a checkpoint's epoch wins, as
+        ``BackupAndRestore``'s does in ``fit``).
+      class_weight: ``{class index: weight}``, turned into sample weights from ``y``.
+      sample_weight: per-example weights for array ``data``.
+      steps_per_epoch: batches per epoch; required for an infinite Dataset.
 
     Returns:
       A ``keras.callbacks.History``; ``history.history["loss"]`` is the mean loss of
@@ -166,102 +149,46 @@ def fine_tune(model: keras.Model, layers: LayerSelection, data: Any, loss_fn: Ca
     """
     selection = resolve(model, layers, stacklevel=3)
     variables = selection.variables
+    optimizer = compile_like.optimizer(optimizer)
     check_optimizer(optimizer, variables, model)
     _check_int(epochs, "epochs", 1)
     _check_int(batch_size, "batch_size", 1)
     _check_int(seed, "seed", 0)
+    _check_int(initial_epoch, "initial_epoch", 0)
+    for name, value in (("steps_per_epoch", steps_per_epoch),
+                        ("validation_steps", validation_steps),
+                        ("validation_batch_size", validation_batch_size)):
+        if value is not None:
+            _check_int(value, name, 1)
+    verbose = 1 if verbose == "auto" else verbose
     if verbose not in (0, 1, 2):
-        raise ValueError(f"`verbose` must be 0, 1 or 2. Received: verbose={verbose!r}.")
-    batches = Batches(data, batch_size, shuffle, seed)
+        raise ValueError(f"`verbose` must be 'auto', 0, 1 or 2. Received: verbose={verbose!r}.")
+    check_validation_freq(validation_freq)
+    callbacks = check_callbacks(callbacks)
+    compiled_loss = compile_like.loss(loss_fn, model)
+    compile_like.metrics(metrics, model)  # refuse bad metrics now; built per compiled step
+    data, held_out = inputs.prepare(data, sample_weight, class_weight, validation_data,
+                                    validation_split)
+    batches = Batches(data, batch_size, shuffle, seed, steps_per_epoch)
+    validation = None if held_out is None else Batches(
+        held_out, validation_batch_size or batch_size, False, seed, validation_steps,
+        what="validation_data")
+    if cache_features:
+        cached_split(selection)  # refuses a selection that is not a head
+        if batches.infinite:
+            batches.cache(None)  # raises: an infinite Dataset cannot be cached
     strategy = check_strategy(strategy, model, variables, optimizer)
     resume = None
     if checkpoint_dir is not None:  # every check before the first change
         directory = check_directory(checkpoint_dir)
         write_dir = check_directory(checkpoint_write_dir(strategy, directory))
         with strategy.scope():
-            resume = Resume(directory, selection, optimizer,
-                            batches.settings(),
-                            write_dir)
+            resume = Resume(directory, selection, optimizer, batches.settings(), write_dir)
     try:
         done, saved = resume.check() if resume else (0, {})
-        return _run(selection, batches, loss_fn, optimizer, training, cache_features, strategy,
-                    resume, done, saved, epochs, verbose)
+        run = Run(selection, batches, validation, compiled_loss, loss_fn, metrics, optimizer,
+                  training, strategy, resume, callbacks, validation_freq, verbose)
+        return run.fit(done, saved, initial_epoch, epochs, cache_features)
     finally:
         if resume:
             resume.close()
-
-
-def _run(selection, batches, loss_fn, optimizer, training, cache_features, strategy, resume,
-         done, saved, epochs, verbose):
-    """``fine_tune`` after its checks: build, restore, then the epochs."""
-    model, variables, forward = selection.model, selection.variables, selection.model
-    if cache_features:
-        _, forward, run_body = cached_split(selection)
-    with strategy.scope():
-        if not optimizer.built:
-            optimizer.build(variables)
-    asked = _constant_learning_rate(optimizer)
-    if resume:
-        resume.open()
-        restored = _constant_learning_rate(optimizer) if done else None
-        if restored is not None and asked is not None and not math.isclose(restored, asked):
-            warnings.warn(
-                f"checkpoint_dir restores the optimizer with learning_rate={restored:g}; the "
-                f"optimizer passed asked for {asked:g}. The restored {restored:g} is used, so "
-                "the run continues as an uninterrupted one would. To go on at another rate, "
-                "call fine_tune again with that optimizer and a new checkpoint_dir: it starts "
-                "from the model's weights as they are.", UserWarning,
-                stacklevel=3)
-        if done > epochs:
-            warnings.warn(
-                f"checkpoint_dir holds {done} finished epochs, more than epochs={epochs}: "
-                f"nothing was trained, and the model has the weights after epoch {done}.",
-                UserWarning, stacklevel=3)
-
-    history = keras.callbacks.History()
-    history.set_model(model)
-    history.set_params({"verbose": verbose, "epochs": epochs, "steps": batches.steps,
-                        "initial_epoch": done})  # epochs restored from a checkpoint
-    history.on_train_begin()
-    for e, value in enumerate(saved.get("loss", [])):
-        history.on_epoch_end(e, {"loss": value})
-    with frozen_except(selection):
-        if cache_features:
-            size = batches.cache(run_body)
-            if verbose:
-                print(f"Cached the frozen body's features: {_size(size)}")
-        factor = (loss_factor(strategy, loss_fn, forward, lambda: batches.epoch(done))
-                  if done < epochs else 1)  # nothing left to train: no probe
-        compiled = None
-        for epoch in range(done, epochs):
-            dataset = distribute(strategy, batches.epoch(epoch))
-            if compiled is None:
-                compiled = _compiled_step(
-                    selection, forward, Step(variables, loss_fn, optimizer, training, factor),
-                    strategy, list(dataset.element_spec))
-            if verbose:
-                print(f"Epoch {epoch + 1}/{epochs}")
-            bar = keras.utils.Progbar(batches.steps, verbose=verbose, stateful_metrics=["loss"])
-            total = count = 0.0  # on the device: no wait for each step unless shown
-            for i, (x, y) in enumerate(dataset):
-                s, n = compiled(x, y)
-                total, count = total + s, count + n
-                if verbose == 1:
-                    bar.update(i + 1, [("loss", float(total / count))], finalize=False)
-            total, count = float(total), float(count)
-            if count == 0:
-                raise ValueError("`data` must yield at least one batch. Received: a Dataset "
-                                 "that yielded none.")
-            if verbose:
-                bar.update(i + 1, [("loss", total / count)], finalize=True)
-            history.on_epoch_end(epoch, {"loss": total / count})
-            if resume and not resume.save(epoch + 1, history.history):
-                warnings.warn(
-                    f"Epoch {epoch + 1}: the loss or a weight is not finite (loss "
-                    f"{total / count}). Training stopped, as TerminateOnNaN would, and no "
-                    "checkpoint was written: checkpoint_dir keeps "
-                    + (f"ckpt-{epoch}, the last finite one" if epoch else "no checkpoint")
-                    + ". Lower the learning rate, or check the data.", RuntimeWarning,
-                    stacklevel=3)
-                break
-    return history

@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from tapelab import _keras_internals
+from tapelab.fine_tuning import compile_like
 from tapelab.fine_tuning.distribute import replica_share
 from tapelab.fine_tuning.select import LayerSelection, resolve
 from tapelab.watching import tape
@@ -185,8 +186,8 @@ def fine_tune_step(model: keras.Model, layers: LayerSelection, loss_fn: Callable
     saved = [np.array(v.numpy(), copy=True) for v in state]
     try:
         with frozen_except(selection):
-            return train_step(model, Step(selection.variables, loss_fn, optimizer, training),
-                              x, y)
+            return train_step(model, Step(selection.variables, compile_like.loss(loss_fn, model),
+                                          optimizer, training), x, y)
     except BaseException:
         for v, value in zip(state, saved):  # undo what the forward pass wrote
             v.assign(value)
@@ -205,6 +206,8 @@ class Step:
       loss_factor: multiplies ``loss_fn``'s value: under a strategy, Keras ``Loss``
         objects divide theirs by the number of replicas, and this undoes it
         (:func:`tapelab.fine_tuning.distribute.loss_factor`).
+      metrics: Keras's ``CompileMetrics`` (built), updated with each batch's
+        predictions before the update, as ``fit`` does; or None.
     """
 
     variables: list
@@ -212,20 +215,23 @@ class Step:
     optimizer: object
     training: bool = True
     loss_factor: int = 1
+    metrics: object = None
 
 
-def train_step(forward, step, x, y):
+def train_step(forward, step, x, y, sample_weight=None):
     """THE step, shared by ``fine_tune_step`` (eager) and ``fine_tune`` (compiled).
 
     Call it with the model already frozen outside the selection
     (:func:`frozen_except`). ``forward`` maps the batch to predictions and holds
     the regularisers (``forward.losses``): the model, or its head on cached
-    features. ``step`` is a :class:`Step`. Returns the unscaled loss, before the
-    update.
+    features. ``step`` is a :class:`Step`; its ``loss_fn`` takes ``(y_true,
+    y_pred, sample_weight)`` (:func:`tapelab.fine_tuning.compile_like.loss`).
+    Returns the unscaled loss, before the update.
     """
     variables, optimizer = step.variables, step.optimizer
     with tape(watch=variables, only_watched=True) as t:
-        loss = step.loss_fn(y, forward(x, training=step.training))
+        y_pred = forward(x, training=step.training)
+        loss = step.loss_fn(y, y_pred, sample_weight)
         check_loss(loss)
         if step.loss_factor != 1:  # undo Keras's 1/replicas
             loss = loss * tf.cast(step.loss_factor, loss.dtype)
@@ -240,4 +246,6 @@ def train_step(forward, step, x, y):
             "selected layers are used in model(x), or leave them out of `layers`."
         )
     optimizer.apply_gradients(zip(grads, variables))  # ONE call, flat list
+    if step.metrics is not None:
+        step.metrics.update_state(y, y_pred, sample_weight)
     return loss

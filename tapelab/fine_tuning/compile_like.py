@@ -1,0 +1,182 @@
+"""The loss, metrics and optimizer of a step, taken as ``model.compile`` takes them.
+
+A user coming from ``fit`` writes ``loss="sparse_categorical_crossentropy"``,
+``metrics=["accuracy"]``, ``optimizer="adam"``, passes integer labels of shape
+``(n,)`` to a model with outputs of shape ``(n, 1)``, or a plain function of
+``(y_true, y_pred)``. ``compile`` wraps all of these in Keras's own objects, and
+so does tapelab, with the same objects (``CompileLoss``, ``CompileMetrics``:
+tapelab/_keras_internals.py), so the loss is ``fit``'s to the last op:
+
+- names resolve as in ``compile`` (``"mse"``, ``"adam"``);
+- a plain function is wrapped in ``LossFunctionWrapper``: ``y_true`` is cast to
+  the prediction's dtype, its rank is matched to ``y_pred``'s (squeeze or expand
+  the last axis: ``(n,)`` against ``(n, 1)`` does not broadcast to ``(n, n)``),
+  sample weights apply, and a per-example result is averaged over the batch;
+- ``"accuracy"`` becomes the binary, sparse or categorical accuracy by the shapes.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import keras
+import tensorflow as tf
+
+from tapelab import _keras_internals
+
+
+def _checked(fn, y_true, y_pred, **kwargs):
+    """``fn(y_true, y_pred)``, refusing a value no tape can differentiate."""
+    value = fn(y_true, y_pred, **kwargs)
+    if not tf.is_tensor(value) or isinstance(value, keras.KerasTensor):
+        raise TypeError(
+            "`loss_fn` must return a tensor computed with TensorFlow or keras.ops "
+            f"from y_pred. Received: {type(value).__name__} {value!r}. A Python or "
+            "NumPy number carries no gradient: compute the loss with TF ops, or use a "
+            "keras.losses.Loss object such as keras.losses.MeanSquaredError().")
+    if not value.dtype.is_floating:
+        raise TypeError(f"`loss_fn` must return a floating-point loss. Received: dtype "
+                        f"{value.dtype.name}. Cast it, e.g. tf.cast(loss, tf.float32).")
+    return value
+
+
+class WholeOutputLoss:
+    """A plain function of ``(y_true, outputs)`` for a model with several outputs.
+
+    ``compile`` would apply one function to each output separately; a function
+    written for the whole structure (``outputs["used"]``) gets it whole, as
+    ``fine_tune_step``'s loss always did. Its result is averaged to a scalar.
+    """
+
+    built = True
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def build(self, y_true, y_pred):
+        pass
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if sample_weight is not None:
+            raise ValueError(
+                "`sample_weight` needs a loss that compile can apply per output. Received: "
+                "a function of the whole output structure. Pass a dict of losses, one "
+                "per output, or weight inside the function.")
+        value = _checked(self.fn, y_true, y_pred)
+        return tf.reduce_mean(value) if value.shape.rank != 0 else value
+
+
+def _several_outputs(model):
+    outputs = getattr(model, "outputs", None)
+    return outputs is not None and len(tf.nest.flatten(outputs)) > 1
+
+
+def _output_names(model):
+    return getattr(model, "output_names", None)
+
+
+def loss(loss_fn, model):
+    """``loss_fn`` as ``model.compile(loss=loss_fn)`` would use it.
+
+    Args:
+      loss_fn: a ``keras.losses.Loss``, a function of ``(y_true, y_pred)``, a name
+        ``compile`` accepts (``"sparse_categorical_crossentropy"``), or a dict or
+        list of them for a model with several outputs.
+      model: the model whose outputs it scores.
+
+    Returns:
+      A callable ``(y_true, y_pred, sample_weight=None) -> scalar``: Keras's
+      ``CompileLoss``; for a plain function and a model with several outputs, a
+      :class:`WholeOutputLoss` (the function sees the whole output structure).
+
+    Raises:
+      TypeError, ValueError: for what ``compile`` would refuse, before any change.
+    """
+    def resolve(item):
+        if isinstance(item, str):
+            try:
+                return keras.losses.get(item)
+            except ValueError:
+                raise ValueError(
+                    "`loss_fn` must be a loss, a function of (y_true, y_pred), or a "
+                    "name that model.compile accepts, e.g. "
+                    f"'sparse_categorical_crossentropy'. Received: loss_fn={item!r}, "
+                    "which Keras does not know.") from None
+        if isinstance(item, keras.losses.Loss):
+            return item
+        if callable(item):
+            return functools.partial(_checked, item)
+        raise TypeError(
+            "`loss_fn` must be a keras.losses.Loss, a function of (y_true, y_pred), or "
+            "a loss name such as 'mse'. Received: "
+            f"{type(item).__name__} {item!r}.")
+
+    if callable(loss_fn) and not isinstance(loss_fn, keras.losses.Loss) \
+            and _several_outputs(model):
+        return WholeOutputLoss(loss_fn)
+    if isinstance(loss_fn, dict):
+        resolved = {k: resolve(v) for k, v in loss_fn.items()}
+    elif isinstance(loss_fn, (list, tuple)):
+        resolved = [resolve(v) for v in loss_fn]
+    else:
+        resolved = resolve(loss_fn)
+    return _keras_internals.compile_loss(resolved, _output_names(model))
+
+
+def metrics(metric_list, model):
+    """``metrics`` as ``model.compile(metrics=...)`` would use them (None for none).
+
+    Args:
+      metric_list: None, or a list of metric names (``"accuracy"``) and
+        ``keras.metrics.Metric`` objects, or a dict of such lists per output.
+      model: the model whose outputs they score.
+
+    Returns:
+      Keras's ``CompileMetrics``, not yet built, or None.
+    """
+    if metric_list is None:
+        return None
+    if isinstance(metric_list, (str, keras.metrics.Metric)):
+        raise TypeError(
+            "`metrics` must be a list of metrics, as in model.compile. Received: "
+            f"metrics={metric_list!r}. Use metrics=[{metric_list!r}].")
+    if not isinstance(metric_list, (list, tuple, dict)):
+        raise TypeError("`metrics` must be a list of metric names or keras.metrics.Metric "
+                        f"objects. Received: {type(metric_list).__name__} {metric_list!r}.")
+    return _keras_internals.compile_metrics(list(metric_list) if isinstance(
+        metric_list, tuple) else metric_list, _output_names(model))
+
+
+def optimizer(value):
+    """``value`` as ``compile`` takes an optimizer: a Keras optimizer, or its name."""
+    if isinstance(value, str):
+        try:
+            return keras.optimizers.get(value)
+        except ValueError:
+            raise ValueError(
+                "`optimizer` must be a Keras optimizer or a name model.compile accepts, "
+                f"e.g. 'adam'. Received: optimizer={value!r}, which Keras does not "
+                "know.") from None
+    return value
+
+
+def _symbolic(t):
+    return keras.KerasTensor(t.shape, t.dtype.name)
+
+
+def build(compiled_loss, compiled_metrics, forward, spec):
+    """Build the loss and metrics state symbolically from one batch's ``spec``, as
+    ``fit`` does before its first step (no data runs, nothing changes).
+
+    Args:
+      compiled_loss: from :func:`loss`.
+      compiled_metrics: from :func:`metrics`, or None.
+      forward: the model (or the head that runs on cached features).
+      spec: the element spec ``(x, y)`` or ``(x, y, sample_weight)`` of a batch.
+    """
+    x, y = tf.nest.map_structure(_symbolic, tuple(spec)[:2])
+    y_pred = _keras_internals.output_spec(forward, x, training=False)
+    if not compiled_loss.built:
+        compiled_loss.build(y, y_pred)  # builds; calls no loss
+    if compiled_metrics is not None and not compiled_metrics.built:
+        compiled_metrics.build(y, y_pred)

@@ -1,0 +1,122 @@
+"""``fit``'s input rules for ``fine_tune``: what ``data`` and its keywords may be.
+
+- ``data`` is ``(x, y)`` or ``(x, y, sample_weight)`` arrays or tensors, or a
+  ``tf.data.Dataset`` of such batches.
+- ``x`` (and ``y``) may be a structure for a model with several inputs: a tuple,
+  a dict, or a list of arrays (a list is one array per input, as in ``fit``;
+  ``tf.data`` would otherwise read a list as one stacked tensor). A Python list
+  of numbers is not an array: ``fit`` refuses it, and so does ``fine_tune``.
+- ``sample_weight=`` and ``class_weight=`` give per-example weights, as in
+  ``fit``; ``class_weight`` becomes sample weights from the labels (Keras's own
+  conversion), and cannot be combined with sample weights.
+- ``validation_split`` takes the last fraction of the arrays, before shuffling
+  (Keras's own split); ``validation_data`` is ``(x, y)``, ``(x, y, sw)`` or a Dataset.
+"""
+
+import numbers
+
+import numpy as np
+import tensorflow as tf
+
+from tapelab import _keras_internals
+
+
+def _is_array(value):
+    return isinstance(value, np.ndarray) or tf.is_tensor(value) or (
+        hasattr(value, "__array__") and hasattr(value, "shape"))
+
+
+def structure(value, name):
+    """``value`` with lists of arrays turned into tuples; Python numbers refused."""
+    if value is None or _is_array(value):
+        return value
+    if isinstance(value, dict):
+        return {k: structure(v, f"{name}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        if value and all(_is_array(v) or isinstance(v, (list, tuple, dict)) for v in value) \
+                and not any(isinstance(v, (list, tuple)) and v and
+                            isinstance(v[0], numbers.Number) for v in value):
+            return tuple(structure(v, f"{name}[{i}]") for i, v in enumerate(value))
+    shown = repr(value)
+    raise ValueError(
+        f"`{name}` must be a NumPy array or a tensor, or a list, tuple or dict of them "
+        f"(one per model input), as in fit. Received: {name}={shown[:80]}"
+        f"{'...' if len(shown) > 80 else ''} (of type {type(value).__name__}). Convert "
+        f"Python numbers first: np.asarray({name}, dtype='float32').")
+
+
+def unpack(data, sample_weight, class_weight):
+    """``data`` and the weight keywords -> ``(x, y, sample_weight or None)`` tensors,
+    or the Dataset (class weights mapped in, as ``fit`` maps them)."""
+    if isinstance(data, tf.data.Dataset):
+        if sample_weight is not None:
+            raise ValueError("`sample_weight` must be None when `data` is a Dataset: put the "
+                             "weights in its elements, (x, y, sample_weight), as fit requires. "
+                             "Received: sample_weight and a Dataset.")
+        spec = data.element_spec
+        if not (isinstance(spec, tuple) and len(spec) in (2, 3)):
+            raise TypeError("A `data` Dataset must yield (x, y) or (x, y, sample_weight) "
+                            f"batches. Received: elements with spec {spec}.")
+        if class_weight is not None:
+            check_class_weight(class_weight)
+            data = data.map(_keras_internals.class_weight_map_fn(class_weight))
+        return data
+    if not (isinstance(data, (tuple, list)) and len(data) in (2, 3)):
+        raise TypeError(
+            "`data` must be (x, y) or (x, y, sample_weight) arrays or tensors, or a "
+            f"tf.data.Dataset of such batches. Received: {type(data).__name__}"
+            + (f" of length {len(data)}" if isinstance(data, (tuple, list)) else "") + ".")
+    x, y = structure(data[0], "x"), structure(data[1], "y")
+    inner = data[2] if len(data) == 3 else None
+    if inner is not None and sample_weight is not None:
+        raise ValueError("`sample_weight` was given twice. Received: data=(x, y, "
+                         "sample_weight) and sample_weight=. Pass it once.")
+    weights = structure(inner if inner is not None else sample_weight, "sample_weight")
+    if class_weight is not None:
+        check_class_weight(class_weight)
+        if weights is not None:
+            raise ValueError("`class_weight` and `sample_weight` cannot be used at the same "
+                             "time, as in fit. Received: both. Multiply the class weights "
+                             "into sample_weight instead.")
+        if tf.nest.is_nested(y):
+            raise ValueError("`class_weight` is only supported for models with a single "
+                             "output, as in fit. Received: a structured y.")
+        weights = _keras_internals.class_weight_to_sample_weights(y, class_weight)
+    convert = tf.convert_to_tensor
+    return (tf.nest.map_structure(convert, x), tf.nest.map_structure(convert, y),
+            None if weights is None else tf.nest.map_structure(convert, weights))
+
+
+def check_class_weight(class_weight):
+    if not isinstance(class_weight, dict) or not class_weight or not all(
+            isinstance(k, numbers.Integral) and not isinstance(k, bool) and k >= 0
+            for k in class_weight):
+        raise ValueError("`class_weight` must be a dict from class index (an integer >= 0) "
+                         "to weight, e.g. {0: 1.0, 1: 5.0}. Received: "
+                         f"class_weight={class_weight!r}.")
+
+
+def prepare(data, sample_weight, class_weight, validation_data, validation_split):
+    """``(training data, validation data or None)``, each as :func:`unpack` gives it.
+
+    ``validation_data`` wins over ``validation_split``, as in ``fit``. The split
+    applies to arrays only and takes their last part, before any shuffling and
+    before ``class_weight`` (which weights the training part only), as in ``fit``.
+    """
+    if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real) \
+            or not 0 <= validation_split < 1:
+        raise ValueError("`validation_split` must be a float in [0, 1). Received: "
+                         f"validation_split={validation_split!r}.")
+    held_out = None
+    if validation_data is not None:
+        held_out = unpack(validation_data, None, None)
+    elif validation_split:
+        if isinstance(data, tf.data.Dataset):
+            raise ValueError("`validation_split` is only supported for arrays and tensors, "
+                             "as in fit. Received: a Dataset. Pass "
+                             "validation_data=<another Dataset> instead.")
+        x, y, sw = unpack(data, sample_weight, None)
+        (x, y, sw), held_out = _keras_internals.split_for_validation(
+            (x, y, sw), validation_split)
+        data, sample_weight = (x, y) if sw is None else (x, y, sw), None
+    return unpack(data, sample_weight, class_weight), held_out
