@@ -9,8 +9,12 @@ from one call to the next (compiled once), and fine_tune keeps its compiled step
 and compiled body for the same model, selection, loss and optimizer. The first,
 untimed call of each traces (interleaved() warms every function up).
 Goals: fine_tune(cache_features=False) at most 1.10x fit's time;
-fine_tune(cache_features=True) at least 6x faster than fit.
+fine_tune(cache_features=True) at least 6x faster than fit; fine_tune with
+validation_data (64 images) and metrics=["accuracy"] at most 1.10x fit with the
+same, warm (its first, cold call, which traces, is reported too).
 """
+
+import time
 
 import keras
 import numpy as np
@@ -55,7 +59,35 @@ def main():
     r2 = row("fine_tune(cache_features=True) vs fit", times["cached"], times["fit"],
              goal=1 / 6)
     print(f"{'':<58} cached features: {1 / r2:.1f}x faster than fit (goal: 6x)")
-    print("all goals met" if r1 <= 1.10 and r2 <= 1 / 6 else "GOAL MISSED")
+
+    # validation_data and metrics: fresh models, so the first call of each is cold
+    xv = rng.uniform(-1, 1, size=(64, 64, 64, 3)).astype("float32")
+    yv = rng.integers(0, 10, 64)
+    peer_v, ours_v = mobilenet(), mobilenet()
+    ours_v.set_weights(peer_v.get_weights())
+    for layer in peer_v.layers:
+        layer.trainable = layer.name in HEAD
+    peer_v.compile(keras.optimizers.Adam(1e-3), loss, metrics=["accuracy"], jit_compile=False)
+    optimizer_v = keras.optimizers.Adam(1e-3)
+    calls = {
+        "fit": lambda: peer_v.fit(x, y, epochs=EPOCHS, batch_size=BATCH, verbose=0,
+                                  validation_data=(xv, yv)),
+        "fine_tune": lambda: tapelab.fine_tune(ours_v, HEAD, (x, y), loss, optimizer_v,
+                                               epochs=EPOCHS, batch_size=BATCH, verbose=0,
+                                               validation_data=(xv, yv),
+                                               metrics=["accuracy"]),
+    }
+    cold = {}
+    for name, fn in calls.items():
+        begin = time.perf_counter()
+        fn()
+        cold[name] = time.perf_counter() - begin
+    row("  the same with validation_data + accuracy, cold first call", cold["fine_tune"],
+        cold["fit"])
+    warm = interleaved(calls, repeats, 1)
+    r3 = row("  the same with validation_data + accuracy, warm", warm["fine_tune"],
+             warm["fit"], goal=1.10)
+    print("all goals met" if r1 <= 1.10 and r2 <= 1 / 6 and r3 <= 1.10 else "GOAL MISSED")
 
 
 if __name__ == "__main__":

@@ -174,8 +174,8 @@ def test_terminate_on_nan_stops_at_the_same_batch():
         m = model()
         m.get_layer("head").bias.assign([np.nan] * 3)  # every loss is NaN
         return m
-    fit_h, ref, h, ours = pair({"epochs": 3, "callbacks": make()}, {"callbacks": make()},
-                               make=diverged, metrics=())
+    fit_h, _, h, _ = pair({"epochs": 3, "callbacks": make()}, {"callbacks": make()},
+                          make=diverged, metrics=())
     assert len(h.epoch) == len(fit_h.epoch) == 1
     assert np.isnan(h.history["loss"][0]) and np.isnan(fit_h.history["loss"][0])
 
@@ -185,8 +185,9 @@ def test_csv_logger_writes_the_same_file(tmp_path):
 
     def make():
         return [keras.callbacks.CSVLogger(str(next(files)))]
-    fit_h, ref, h, ours = callbacks_pair(make, epochs=3)
-    read = [list(csv.reader(open(tmp_path / name))) for name in ("fit.csv", "ours.csv")]
+    callbacks_pair(make, epochs=3)
+    read = [list(csv.reader((tmp_path / name).read_text().splitlines()))
+            for name in ("fit.csv", "ours.csv")]
     assert read[0][0] == read[1][0]  # the same columns
     np.testing.assert_allclose(np.array(read[1][1:], float), np.array(read[0][1:], float),
                                **FLOAT32)
@@ -426,3 +427,20 @@ def test_cache_features_warns_about_training_only_layers_in_the_body():
         warnings.simplefilter("error")  # no such layer: no warning
         fine_tune(model(), HEAD, digits_like(), loss(), "sgd", cache_features=True,
                   verbose=0)
+
+
+@pytest.mark.slow
+def test_cache_features_streams_a_dataset_and_keeps_only_the_features():
+    """A 300 MiB input made batch by batch: the cache's peak memory is its features
+    (a few KiB), not the input (``list(dataset)`` held it all: 311 MiB measured)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    child = Path(__file__).parent / "cache_memory_child.py"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    out = subprocess.run([sys.executable, str(child)], env=env, check=True, timeout=600,
+                         capture_output=True, text=True).stdout.split()
+    growth, size = float(out[0]), float(out[1])
+    assert size == 300.0
+    assert growth < 60, f"peak memory grew by {growth} MiB while caching a {size} MiB input"

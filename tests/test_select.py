@@ -1,6 +1,8 @@
 """Layer selections (tapelab/fine_tuning/select.py): slices, names, paths and Layer
 objects, at any depth, resolved to layers and trainable variables."""
 
+import warnings
+
 import keras
 import pytest
 from test_step import nested, small_model
@@ -69,17 +71,49 @@ def test_empty_selection():
 def test_no_trainable_variable_says_why_for_each_layer():
     m = small_model()
     m.get_layer("neck").trainable = False
-    with pytest.raises(ValueError, match=r"'drop' \(Dropout\) has no weights; 'neck' \(Dense\) "
+    with pytest.raises(ValueError, match=r"1 have no weights \(Dropout\)\. 'neck' \(Dense\) "
                                          r"has trainable=False\. Select layers with weights"):
         trainable_variables(m, ["drop", "neck"])
 
 
 def test_weightless_layers_in_a_valid_selection_are_reported():
     m = small_model()
-    with pytest.warns(SelectionWarning, match=r"1 of the 3 selected .* 'drop' \(Dropout\) has "
-                                              r"no weights\."):
+    with pytest.warns(SelectionWarning, match=r"1 of the 3 selected layers are skipped: 1 have "
+                                              r"no weights \(Dropout\)\.$"):
         got = trainable_variables(m, ["drop", "neck", "head"])
     assert len(got) == 4
+
+
+def test_weightless_layers_are_reported_once_per_selection_in_one_line():
+    m = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classes=3)
+    with pytest.warns(SelectionWarning) as record:
+        trainable_variables(m, m.layers[100:])
+    message = str(record[0].message)
+    assert "\n" not in message and len(record) == 1
+    weightless = sum(not layer.weights for layer in m.layers[100:])
+    assert f"{weightless} have no weights (" in message
+    assert "Activation x" in message and "Add x" in message
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same selection again: no second warning
+        trainable_variables(m, m.layers[100:])
+    with pytest.warns(SelectionWarning):  # another selection: its own warning
+        trainable_variables(m, m.layers[150:])
+
+
+def test_layers_frozen_by_an_ancestor_name_it_and_the_fix():
+    keras.utils.set_random_seed(0)
+    base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="d1"),
+                             keras.layers.Dense(8, name="d2")], name="base_model")
+    m = keras.Sequential([keras.Input((4,)), base, keras.layers.Dense(2, name="head")])
+    base.trainable = False  # left from phase 1
+    with pytest.raises(ValueError, match=r"2 are frozen because the layer 'base_model' that "
+                                         r"holds them has trainable=False .*set "
+                                         r"model\.get_layer\('base_model'\)\.trainable = True"):
+        trainable_variables(m, ["base_model/d1", "base_model/d2"])
+    with pytest.warns(SelectionWarning, match=r"2 of the 3 selected layers are skipped: 2 are "
+                                              r"frozen because the layer 'base_model'"):
+        got = trainable_variables(m, ["base_model/d1", "base_model/d2", "head"])
+    assert [id(v) for v in got] == [id(v) for v in m.get_layer("head").weights]
 
 
 def test_resnet50_head_via_slice_is_exactly_the_predictions_layer():
@@ -88,9 +122,8 @@ def test_resnet50_head_via_slice_is_exactly_the_predictions_layer():
         got = trainable_variables(model, slice(-3, None))
     assert [v.path for v in got] == ["predictions/kernel", "predictions/bias"]
     message = str(record[0].message)
-    assert "2 of the 3 selected layers" in message
-    assert "'conv5_block3_out' (Activation) has no weights" in message
-    assert "'avg_pool' (GlobalAveragePooling2D) has no weights" in message
+    assert message == ("2 of the 3 selected layers are skipped: 2 have no weights "
+                       "(Activation, GlobalAveragePooling2D).")
 
 
 def test_nested_layers_by_path_object_and_unique_name():

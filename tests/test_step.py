@@ -7,9 +7,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tolerance import EXACT
 
 from tapelab import SelectionWarning, fine_tune_step, trainable_variables
-from tolerance import EXACT
 
 
 def small_model():

@@ -186,7 +186,7 @@ class Run:
             steps.metrics.reset_state()
         callbacks.on_epoch_begin(epoch)
         total = count = 0.0
-        wrap = lambda dataset: distribute(self.strategy, dataset)  # noqa: E731
+        wrap = lambda dataset: distribute(self.strategy, dataset)
         for i, batch in enumerate(self.batches.epoch(epoch, wrap)):
             callbacks.on_train_batch_begin(i)
             s, n, results = steps.train(*batch)

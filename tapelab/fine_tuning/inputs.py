@@ -32,11 +32,11 @@ def structure(value, name):
         return value
     if isinstance(value, dict):
         return {k: structure(v, f"{name}[{k!r}]") for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        if value and all(_is_array(v) or isinstance(v, (list, tuple, dict)) for v in value) \
-                and not any(isinstance(v, (list, tuple)) and v and
-                            isinstance(v[0], numbers.Number) for v in value):
-            return tuple(structure(v, f"{name}[{i}]") for i, v in enumerate(value))
+    numbers_inside = any(isinstance(v, (list, tuple)) and v and isinstance(v[0], numbers.Number)
+                         for v in value) if isinstance(value, (list, tuple)) else True
+    if isinstance(value, (list, tuple)) and value and not numbers_inside and all(
+            _is_array(v) or isinstance(v, (list, tuple, dict)) for v in value):
+        return tuple(structure(v, f"{name}[{i}]") for i, v in enumerate(value))
     shown = repr(value)
     raise ValueError(
         f"`{name}` must be a NumPy array or a tensor, or a list, tuple or dict of them "

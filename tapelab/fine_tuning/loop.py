@@ -22,8 +22,8 @@ from tapelab.fine_tuning import compile_like, inputs
 from tapelab.fine_tuning.batches import Batches
 from tapelab.fine_tuning.checkpoint_dir import check_directory
 from tapelab.fine_tuning.distribute import check_strategy, checkpoint_write_dir
-from tapelab.fine_tuning.features import cached_split
 from tapelab.fine_tuning.epochs import Run, check_callbacks, check_validation_freq
+from tapelab.fine_tuning.features import cached_split
 from tapelab.fine_tuning.resume import Resume
 from tapelab.fine_tuning.select import LayerSelection, resolve
 from tapelab.fine_tuning.step import check_optimizer

@@ -8,11 +8,14 @@ call, into a :class:`Selection` that it passes on.
 
 from __future__ import annotations
 
+import collections
 import numbers
 import warnings
 import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Union
+
+import tensorflow as tf
 
 from tapelab.fine_tuning.layer_tree import by_name, children, walk, within
 
@@ -187,6 +190,42 @@ class Selection:
             layer is self.model or any(within(p, path) for p in self._selected))
 
 
+_WARNED = weakref.WeakKeyDictionary()  # model -> selections already warned about
+
+
+def _idle_reasons(idle, tree, paths):
+    """Why the ``idle`` layers hold no trainable variable, one short sentence per cause:
+    no weights (counted by type), frozen by an ancestor (named, with the fix), or
+    frozen or non-trainable themselves (named)."""
+    by_path = {paths[id(layer)]: layer for layer in tree}
+    weightless, by_ancestor, own = collections.Counter(), collections.defaultdict(list), []
+    for layer in idle:
+        if not layer.weights:
+            weightless[type(layer).__name__] += 1
+            continue
+        parts = paths[id(layer)].split("/")
+        frozen = [by_path["/".join(parts[:i])] for i in range(1, len(parts))
+                  if not by_path["/".join(parts[:i])].trainable]
+        if frozen:
+            by_ancestor[frozen[0].name].append(layer)
+        else:
+            own.append(layer)
+    reasons = []
+    if weightless:
+        kinds = ", ".join(f"{name} x{n}" if n > 1 else name
+                          for name, n in weightless.most_common())
+        reasons.append(f"{sum(weightless.values())} have no weights ({kinds}).")
+    for name, layers in by_ancestor.items():
+        reasons.append(
+            f"{len(layers)} are frozen because the layer '{name}' that holds them has "
+            f"trainable=False (left from an earlier phase, e.g. base_model.trainable = "
+            f"False?); set model.get_layer('{name}').trainable = True to train them.")
+    if own:
+        reasons.append("; ".join(_why_not_trainable(layer) for layer in own) + ".")
+    return reasons
+
+
+@tf.autograph.experimental.do_not_convert  # plain Python, also when called in a trace
 def resolve(model, layers, stacklevel=3):
     """Resolve ``layers`` once into a :class:`Selection`; what the public helpers share.
 
@@ -205,21 +244,18 @@ def resolve(model, layers, stacklevel=3):
             if id(v) not in seen:  # a weight shared by two layers counts once
                 seen.add(id(v))
                 variables.append(v)
+    reasons = _idle_reasons(idle, tree, paths)
     if not variables:
         raise ValueError(
             "`layers` selects no trainable variable, so there is nothing to train: "
-            + "; ".join(_why_not_trainable(layer) for layer in selected)
-            + ". Select layers with weights (e.g. Dense, Conv2D) and set "
-            "layer.trainable = True on those you want to train."
-        )
-    if idle:
-        warnings.warn(
-            f"{len(idle)} of the {len(selected)} selected layers hold no trainable "
-            "variable and are skipped: "
-            + "; ".join(_why_not_trainable(layer) for layer in idle) + ".",
-            SelectionWarning,
-            stacklevel=stacklevel,
-        )
+            + " ".join(reasons) + " Select layers with weights (e.g. Dense, Conv2D) and "
+            "set layer.trainable = True on those you want to train.")
+    key = tuple(id(layer) for layer in selected)
+    if idle and key not in _WARNED.setdefault(model, set()):
+        _WARNED[model].add(key)  # once per selection of this model
+        warnings.warn(f"{len(idle)} of the {len(selected)} selected layers are skipped: "
+                      + " ".join(reasons), SelectionWarning,
+                      stacklevel=stacklevel + 1)  # + do_not_convert's wrapper
     return Selection(model, selected, variables, tree, paths)
 
 
