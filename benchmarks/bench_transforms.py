@@ -4,7 +4,9 @@ Run:  .venv/bin/python benchmarks/bench_transforms.py
 Goals (issue "Function transforms"): hvp at least 20x faster than hessian(f, x) @ v
 (n = 1000); per_example_gradients at least 100x faster than an eager loop of
 single-example tapes (MLP 10-32-4, batch 64), both after the first (tracing) call.
-The two hvp nestings are timed raw, eagerly and inside tf.function, to choose hvp's.
+The three hvp nestings (reverse over reverse, forward over reverse, reverse over
+forward) are timed raw, eagerly and inside tf.function, to choose hvp's; notebook 09
+measures their memory too.
 """
 
 import keras
@@ -42,10 +44,21 @@ def hvp_rows(repeats):
             g = t.gradient(y, x)
         return acc.jvp(g)
 
-    rr_graph, fr_graph = tf.function(reverse_over_reverse), tf.function(forward_over_reverse)
+    def reverse_over_forward(x, v):
+        with tf.GradientTape() as t:
+            t.watch(x)
+            with tf.autodiff.ForwardAccumulator(x, v) as acc:
+                y = f(x)
+            directional = acc.jvp(y)
+        return t.gradient(directional, x)
+
+    rr_graph, fr_graph, rf_graph = (tf.function(fn) for fn in (
+        reverse_over_reverse, forward_over_reverse, reverse_over_forward))
     times = interleaved({
         "rr": lambda: reverse_over_reverse(x, v), "fr": lambda: forward_over_reverse(x, v),
+        "rf": lambda: reverse_over_forward(x, v),
         "rr_graph": lambda: rr_graph(x, v), "fr_graph": lambda: fr_graph(x, v),
+        "rf_graph": lambda: rf_graph(x, v),
         "hvp": lambda: tapelab.hvp(f, x, v),
         "fr_helper": lambda: hvp_forward_over_reverse(f, x, v),
         "hessian_v": lambda: tf.linalg.matvec(tapelab.hessian(f, x), v),
@@ -53,6 +66,9 @@ def hvp_rows(repeats):
     row("hvp: reverse-over-reverse vs forward-over-reverse, eager", times["rr"], times["fr"])
     row("hvp: reverse-over-reverse vs forward-over-reverse, tf.function",
         times["rr_graph"], times["fr_graph"])
+    row("hvp: reverse-over-reverse vs reverse-over-forward, eager", times["rr"], times["rf"])
+    row("hvp: reverse-over-reverse vs reverse-over-forward, tf.function",
+        times["rr_graph"], times["rf_graph"])
     ratio = row("tapelab.hvp vs hessian(f, x) @ v, n = 1000", times["hvp"], times["hessian_v"],
                 goal=1 / 20)
     print(f"{'':<58} hvp is {1 / ratio:.0f}x faster (goal: 20x)")

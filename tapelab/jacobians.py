@@ -174,11 +174,14 @@ def hvp(fn: Callable[..., Any], x: Any, v: Any) -> tf.Tensor:
     """The Hessian-vector product ``H(x) @ v`` of a scalar ``fn``, without forming ``H``.
 
     Computed reverse-over-reverse, as the vjp of the gradient: since ``H`` is
-    symmetric, ``v @ H == H @ v``. TensorFlow's forward mode (the jvp of the
-    gradient, JAX's choice) measured slower here, eagerly and compiled: the
-    README's speed table and ``benchmarks/bench_transforms.py`` (``make bench``)
-    have the numbers. Eagerly it is compiled once per ``fn``, as
-    :func:`jacobian` is.
+    symmetric, ``v @ H == H @ v``. Of the three nestings, this one measured
+    fastest here, eagerly and compiled; eagerly it also held the least memory,
+    and compiled the three held about the same. Forward over reverse (JAX's
+    choice) gains nothing in TensorFlow, which computes a forward-mode jvp from
+    each op's backward function. The times are in the README's speed table
+    (``benchmarks/bench_transforms.py``, ``make bench``); notebook 09 measures
+    time and memory. Eagerly it is compiled once per ``fn``, as :func:`jacobian`
+    is.
 
     Args:
       fn: a function of one argument returning a scalar.
