@@ -231,14 +231,18 @@ def errata_page():
 # ---------------------------------------------------------------- speed
 
 
+NBSP = "\u00a0"  # keeps a number with its unit in a narrow table cell
+
+
 def _goal(goal):
     if goal is None:
         return "—"
-    return f"≤ {goal:.2f}×" if goal >= 1 else f"≥ {1 / goal:.0f}× faster"
+    return f"≤{NBSP}{goal:.2f}×" if goal >= 1 else f"≥{NBSP}{1 / goal:.0f}×{NBSP}faster"
 
 
 def _ms(ms):
-    return f"{ms:.3g} ms" if ms < 100 else f"{ms:.0f} ms"
+    digits = 3 if ms < 1 else 2 if ms < 10 else 1 if ms < 100 else 0
+    return f"{ms:.{digits}f}{NBSP}ms"
 
 
 def speed_page():
@@ -275,14 +279,15 @@ def speed_page():
                 "```",
                 "",
             ]
-        lines += ["| comparison | helper | reference | ratio | goal | verdict |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+        lines += ["| comparison | helper | reference | ratio | goal |",
+                  "| --- | --- | --- | --- | --- |"]
         for r in run["rows"]:
             ratio = r["ratio"]
-            shown = f"{ratio:.2f}×" if ratio >= 0.1 else f"{ratio:.3f}× ({1 / ratio:.0f}× faster)"
-            met = "" if r["goal"] is None else ("met" if ratio <= r["goal"] else "**missed**")
+            shown = (f"{ratio:.2f}×" if ratio >= 0.1
+                     else f"{ratio:.3f}× ({1 / ratio:.0f}×{NBSP}faster)")
+            met = "" if r["goal"] is None else (": met" if ratio <= r["goal"] else ": **missed**")
             lines.append(f"| {md_cell(r['comparison'])} | {_ms(r['helper_ms'])} | "
-                         f"{_ms(r['reference_ms'])} | {shown} | {_goal(r['goal'])} | {met} |")
+                         f"{_ms(r['reference_ms'])} | {shown} | {_goal(r['goal'])}{met} |")
         lines.append("")
     return "\n".join(lines)
 

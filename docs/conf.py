@@ -34,6 +34,7 @@ napoleon_numpy_docstring = False
 
 html_theme = "sphinx_book_theme"
 html_title = "tapelab"
+html_favicon = "_static/favicon.svg"  # relative to this folder
 html_theme_options = {
     "show_toc_level": 2,
     "use_download_button": True,

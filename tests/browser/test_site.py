@@ -195,6 +195,15 @@ def notebook_expectations(path):
     return heading, texts, images
 
 
+def screenshot(page, name):
+    """The whole page, rendered in a window as tall as the page (sticky sidebars whole)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": 1280, "height": height})
+    page.wait_for_timeout(300)  # the layout settles at the new size
+    page.screenshot(path=str(SHOTS / name))
+
+
 def squash(text):
     return " ".join(text.split())
 
@@ -230,6 +239,7 @@ def test_notebook_page_shows_its_heading_and_stored_outputs(visit, notebook):
         first = v.page.locator(".cell_output", has_text=texts[0].strip()).first
         assert first.is_visible(), f"not visible: {texts[0]!r}"
     assert v.page.locator(".cell_output img").count() == images, "plots on the page"
+    assert v.page.locator("a.right-next").first.is_visible(), "no link to the next page"
 
 
 def test_notebook_01_shows_the_corrected_gradient_and_the_seed_claim_as_wrong(visit):
@@ -238,8 +248,7 @@ def test_notebook_01_shows_the_corrected_gradient_and_the_seed_claim_as_wrong(vi
     assert corrected.first.is_visible()
     wrong = v.page.locator("p", has_text=re.compile(r"\(6\.0\) is wrong"))
     assert wrong.first.is_visible(), "the seed's 6.0 is not marked as wrong"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    v.page.screenshot(path=str(SHOTS / "01_gradient_tape_basics.png"), full_page=True)
+    screenshot(v.page, "01_gradient_tape_basics.png")
 
 
 def test_home_page_lists_both_tracks_and_every_notebook(visit):
@@ -251,8 +260,7 @@ def test_home_page_lists_both_tracks_and_every_notebook(visit):
         assert main.locator(f'a[href="notebooks/{nb.stem}.html"]').count() >= 1, nb.name
     for command in ("make run", "make test"):
         assert main.get_by_text(command).first.is_visible()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    v.page.screenshot(path=str(SHOTS / "home.png"), full_page=True)
+    screenshot(v.page, "home.png")
 
 
 def test_api_page_has_an_entry_for_every_public_name(visit):
