@@ -9,13 +9,13 @@ STAMP  := $(VENV)/.tapelab-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 NBVAL  := --nbval --nbval-current-env --nbval-cell-timeout=600 --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
-.PHONY: install test test-portable test-min unit nbval claims run notebooks bench lint clean
+.PHONY: install test test-portable test-min unit nbval claims run notebooks docs test-browser bench lint clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,notebooks]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,notebooks,docs]'
 	@touch $@
 
 ## the whole suite: unit tests, doctests, nbval (strict) over notebooks/, claim check
@@ -53,10 +53,25 @@ nbval: install
 claims: install
 	$(VENV)/bin/tapelab check-claims $(NOTEBOOKS)
 
-## the main job: execute every notebook headless into build/, summary, errata table
+## the main job: execute every notebook headless into build/, summary, errata table,
+## then the book (build/site/), whose path it prints last
 run: install
 	$(if $(NOTEBOOKS),$(VENV)/bin/tapelab run-notebooks --out build $(NOTEBOOKS),$(VENV)/bin/tapelab demo)
 	$(if $(NOTEBOOKS),$(VENV)/bin/tapelab errata)
+	$(PY) docs/build.py
+
+## the book: notebooks (stored outputs, not re-run), API reference, errata, speed table,
+## built by Sphinx into build/site/ with warnings as errors
+docs: install
+	$(PY) docs/build.py
+
+## the book in headless Chromium (Debian's package, installed when missing; Playwright's
+## Python API drives it): every page, image, link and anchor; screenshots in build/site-screenshots/
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+test-browser: docs
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	$(PY) -m pytest tests/browser -p no:cacheprovider
 
 ## maintainers: re-execute the notebooks and store their outputs in place
 notebooks: install
@@ -68,7 +83,7 @@ bench: install
 	$(PY) benchmarks/bench_fine_tune.py
 
 lint: install
-	$(VENV)/bin/ruff check tapelab tests benchmarks examples
+	$(VENV)/bin/ruff check tapelab tests benchmarks examples docs
 
 clean:
 	rm -rf build .pytest_cache

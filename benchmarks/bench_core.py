@@ -13,6 +13,7 @@ import warnings
 import keras
 import numpy as np
 import tensorflow as tf
+from results import record
 
 import tapelab
 
@@ -40,6 +41,7 @@ def row(label, helper_s, ref_s, goal=None):
     ratio = helper_s / ref_s
     verdict = "" if goal is None else ("  ok" if ratio <= goal else f"  OVER {goal}x")
     print(f"{label:<58} {helper_s * 1e3:9.3f} ms {ref_s * 1e3:9.3f} ms {ratio:6.2f}x{verdict}")
+    record(label, helper_s, ref_s, goal)  # benchmarks/results.json, for the book's speed page
     return ratio
 
 
