@@ -315,7 +315,7 @@ def test_a_directory_of_other_checkpoints_is_refused(tmp_path):
      ValueError, "at least one batch. Received: an empty Dataset"),
     ({}, tf.data.Dataset.from_tensor_slices((np.zeros((4, 6), "float32"), np.zeros(4, "int64")))
      .batch(2).filter(lambda a, b: False), ValueError, "yielded none"),
-    ({"epochs": 0}, None, ValueError, r"`epochs` must be an integer >= 1. Received: epochs=0"),
+    ({"epochs": -1}, None, ValueError, r"`epochs` must be an integer >= 0. Received: epochs=-1"),
     ({"batch_size": 2.5}, None, ValueError, r"`batch_size` must be an integer >= 1"),
     ({"verbose": 3}, None, ValueError, r"`verbose` must be 'auto', 0, 1 or 2"),
     ({"strategy": "mirrored"}, None, TypeError, "must be a tf.distribute.Strategy"),

@@ -444,3 +444,64 @@ def test_cache_features_streams_a_dataset_and_keeps_only_the_features():
     growth, size = float(out[0]), float(out[1])
     assert size == 300.0
     assert growth < 60, f"peak memory grew by {growth} MiB while caching a {size} MiB input"
+
+
+def test_validation_steps_start_each_validation_pass_at_the_start_as_fit_does():
+    xv, yv = digits_like(40, seed=5)
+    val = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(8)
+    assert_same(*pair({"validation_data": val, "validation_steps": 3}))
+    assert_same(*pair({"validation_data": val.repeat(), "validation_steps": 3}))
+    assert_same(*pair({"validation_data": (xv, yv), "validation_steps": 2,
+                       "validation_batch_size": 8, "epochs": 4}))
+    result = pair({"validation_data": val.repeat(), "validation_steps": 3},
+                  {"cache_features": True})  # the validation batches are cached once
+    assert_same(*result)
+
+
+def several_outputs():
+    keras.utils.set_random_seed(8)
+    inp = keras.Input((6,))
+    h = keras.layers.Dense(8, activation="relu", name="neck")(inp)
+    return keras.Model(inp, {"cls": keras.layers.Dense(3, name="cls")(h),
+                             "reg": keras.layers.Dense(1, name="reg")(h)}, name="multi")
+
+
+def test_several_outputs_report_each_outputs_loss_as_fit():
+    x, y = digits_like()
+    targets = {"cls": y, "reg": x[:, 2:3]}
+    losses = {"cls": loss(), "reg": "mse"}
+    metrics = {"cls": ["accuracy"], "reg": ["mae"]}
+    layers = ["neck", "cls", "reg"]
+    ref = frozen_copy(several_outputs, layers)
+    ref.compile(keras.optimizers.SGD(0.05), losses, metrics=metrics)
+    # validation batches of equal size: Keras weights its per-output loss trackers by
+    # the static batch size of each trace (None once a shorter batch retraces), so
+    # only equal batches make that weighting irrelevant
+    fit_h = ref.fit(x, targets, batch_size=16, epochs=2, shuffle=False, verbose=0,
+                    validation_split=0.25, validation_batch_size=8)
+    ours = several_outputs()
+    h = fine_tune(ours, layers, (x, targets), losses, keras.optimizers.SGD(0.05), epochs=2,
+                  batch_size=16, shuffle=False, verbose=0, metrics=metrics,
+                  validation_split=0.25, validation_batch_size=8)
+    assert "cls_loss" in h.history and "val_reg_loss" in h.history
+    assert_same(fit_h, ref, h, ours)
+
+
+def test_fits_defaults_epochs_0_and_batch_size_none_and_float_class_keys():
+    x, y = digits_like()
+    h = fine_tune(model(), HEAD, (x, y), loss(), "sgd", epochs=0, verbose=0)
+    assert h.history == {} and h.epoch == []
+    assert_same(*pair({"batch_size": None}, metrics=()))
+    assert_same(*pair({"class_weight": {0.0: 1.0, 1.0: 3.0, 2.0: 0.5}}))
+
+
+def test_a_first_step_that_fails_at_run_time_changes_nothing():
+    m = model()
+    opt = keras.optimizers.Adam(0.01)
+    before = [v.numpy().copy() for v in m.variables]
+    x, y = digits_like()
+    with pytest.raises((ValueError, tf.errors.InvalidArgumentError)):
+        fine_tune(m, HEAD, (x, y), loss(), opt, sample_weight=np.ones((96, 3), "float32"),
+                  verbose=0)
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, m.variables))
+    assert int(opt.iterations) == 0

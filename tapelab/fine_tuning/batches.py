@@ -61,12 +61,15 @@ class Batches:
       batch_size, shuffle, seed: for arrays.
       steps_per_epoch: None (one pass over the data per epoch) or an integer.
       what: the argument's name, for messages (``data``, ``validation_data``).
+      restarts: every pass starts at the data's start (validation, as ``fit``'s
+        ``evaluate`` does with ``validation_steps``).
     """
 
-    def __init__(self, data, batch_size, shuffle, seed, steps_per_epoch=None, what="data"):
+    def __init__(self, data, batch_size, shuffle, seed, steps_per_epoch=None, what="data",
+                 restarts=False):
         self.dataset = data if isinstance(data, tf.data.Dataset) else None
         self.shuffle, self.seed, self.batch_size = shuffle, seed, batch_size
-        self.steps_per_epoch, self.what = steps_per_epoch, what
+        self.steps_per_epoch, self.what, self.restarts = steps_per_epoch, what, restarts
         self._stream = None  # (iterator, batches seen) while steps_per_epoch goes on
         if self.dataset is not None:
             card = int(data.cardinality())
@@ -88,6 +91,10 @@ class Batches:
             self.batches = math.ceil(self.n / batch_size)
             self.parts = len(self.arrays)
         self.steps = steps_per_epoch or self.batches  # what the progress bar shows
+
+    def restart(self):
+        """The next :meth:`epoch` starts at the data's start (validation passes)."""
+        self._stream = None
 
     @property
     def infinite(self):
@@ -118,6 +125,8 @@ class Batches:
             feats = tf.nest.map_structure(lambda *t: tf.concat(t, 0), *parts)
             self.arrays = (feats, *rest)
             return nbytes(feats)
+        if self.infinite and self.restarts:  # validation: every pass reads the same batches
+            self.dataset = self.dataset.take(self.steps_per_epoch)
         if self.infinite:
             raise ValueError(
                 "`cache_features=True` needs a finite Dataset: the features of every "

@@ -28,6 +28,25 @@ class Compiled:
     train: object
     evaluate: object
     metrics: object  # CompileMetrics or None
+    loss: object  # the CompileLoss the steps use (its per-output losses are metrics)
+
+    def trackers(self):
+        """What ``fit`` resets each epoch and reports: the metrics, then the per-output
+        losses (``cls_loss``) that Keras's loss tracks for a model with several outputs."""
+        return ([] if self.metrics is None else [self.metrics]) + list(self.loss.metrics)
+
+    def results(self):
+        """The trackers' results as ``{name: float}``, as in ``fit``'s logs."""
+        logs = {}
+        for tracker in self.trackers():
+            value = tracker.result()
+            logs.update({k: float(v) for k, v in value.items()} if isinstance(value, dict)
+                        else {tracker.name: float(value)})
+        return logs
+
+    def reset(self):
+        for tracker in self.trackers():
+            tracker.reset_state()
 
 
 def _train(forward_ref, step, *batch):
@@ -62,7 +81,7 @@ def _build(forward, step, metric_list, model, strategy, spec):
                     input_signature=spec),
         tf.function(functools.partial(global_step, strategy, test, metrics),
                     reduce_retracing=True),
-        metrics)
+        metrics, step.loss_fn)
 
 
 STEPS = CompileCache(size=4)  # per model

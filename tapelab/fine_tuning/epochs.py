@@ -93,8 +93,8 @@ class Run:
         self.compiled_loss, self.raw_loss, self.metric_list = compiled_loss, raw_loss, metrics
         self.optimizer, self.training, self.strategy = optimizer, training, strategy
         self.resume, self.user_callbacks = resume, callbacks
+        self.before = None  # the variables before the first step
         self.validation_freq, self.verbose = validation_freq, verbose
-        self.validation_passes = 0
 
     def _restore(self, done, epochs):
         asked = _constant_learning_rate(self.optimizer)
@@ -153,6 +153,9 @@ class Run:
             steps = compiled(self.selection, forward, step, self.raw_loss, self.metric_list,
                              self.strategy, self.batches.element_spec())
             model.stop_training = False
+            # a first step that fails (a shape only the run sees) must change nothing
+            self.before = [(v, v.numpy()) for v in [*model.variables,
+                                                   *self.optimizer.variables]]
             callbacks.on_train_begin()
             for key, values in saved.items():  # restored epochs: History only
                 history.history[key] = list(values)
@@ -182,14 +185,19 @@ class Run:
     def _epoch(self, epoch, steps, callbacks, first):
         """One epoch: its batches, then validation; the epoch's logs, or None when the
         data ran out before the first batch of a later epoch."""
-        if steps.metrics is not None:
-            steps.metrics.reset_state()
+        steps.reset()
         callbacks.on_epoch_begin(epoch)
         total = count = 0.0
         wrap = lambda dataset: distribute(self.strategy, dataset)
         for i, batch in enumerate(self.batches.epoch(epoch, wrap)):
             callbacks.on_train_batch_begin(i)
-            s, n, results = steps.train(*batch)
+            try:
+                s, n, results = steps.train(*batch)
+            except Exception:
+                for v, value in self.before or ():  # nothing changed: the optimizer
+                    v.assign(value)               # counted a step in graph order
+                raise
+            self.before = None
             total, count = total + s, count + n
             callbacks.on_train_batch_end(i, {"loss": total / count, **results})
             if self.selection.model.stop_training:
@@ -200,26 +208,19 @@ class Run:
                                  "that yielded none.")
             warnings.warn(RAN_OUT, UserWarning, stacklevel=4)
             return None
-        logs = {"loss": float(total / count), **self._results(steps)}
+        logs = {"loss": float(total / count), **steps.results()}
         if self.validation is not None and _should_validate(epoch, self.validation_freq):
             val = self._evaluate(epoch, steps, callbacks, wrap)
             logs.update({f"val_{k}": v for k, v in val.items()})
         return logs
 
-    @staticmethod
-    def _results(steps):
-        if steps.metrics is None:
-            return {}
-        return {k: float(v) for k, v in steps.metrics.result().items()}
-
     def _evaluate(self, epoch, steps, callbacks, wrap):
         """``fit``'s validation pass: the test step over the validation batches."""
-        if steps.metrics is not None:
-            steps.metrics.reset_state()
+        steps.reset()
         callbacks.on_test_begin()
         total = count = 0.0
-        self.validation_passes += 1  # a validation_steps stream goes on per pass, as in fit
-        for i, batch in enumerate(self.validation.epoch(self.validation_passes - 1, wrap)):
+        self.validation.restart()  # each pass starts at the data's start, as fit's evaluate
+        for i, batch in enumerate(self.validation.epoch(0, wrap)):
             callbacks.on_test_batch_begin(i)
             s, n, results = steps.evaluate(*batch)
             total, count = total + s, count + n
@@ -227,6 +228,6 @@ class Run:
         if float(count) == 0:
             raise ValueError("`validation_data` must yield at least one batch. Received: "
                              "none.")
-        logs = {"loss": float(total / count), **self._results(steps)}
+        logs = {"loss": float(total / count), **steps.results()}
         callbacks.on_test_end(logs)
         return logs

@@ -59,6 +59,7 @@ def unpack(data, sample_weight, class_weight):
                             f"batches. Received: elements with spec {spec}.")
         if class_weight is not None:
             check_class_weight(class_weight)
+            class_weight = {int(k): v for k, v in class_weight.items()}
             data = data.map(_keras_internals.class_weight_map_fn(class_weight))
         return data
     if not (isinstance(data, (tuple, list)) and len(data) in (2, 3)):
@@ -81,15 +82,18 @@ def unpack(data, sample_weight, class_weight):
         if tf.nest.is_nested(y):
             raise ValueError("`class_weight` is only supported for models with a single "
                              "output, as in fit. Received: a structured y.")
-        weights = _keras_internals.class_weight_to_sample_weights(y, class_weight)
+        weights = _keras_internals.class_weight_to_sample_weights(
+            y, {int(k): v for k, v in class_weight.items()})
     convert = tf.convert_to_tensor
     return (tf.nest.map_structure(convert, x), tf.nest.map_structure(convert, y),
             None if weights is None else tf.nest.map_structure(convert, weights))
 
 
 def check_class_weight(class_weight):
+    """Refuse a ``class_weight`` that is not ``{class index: weight}`` (float keys with
+    integer values pass, as in ``fit``, which converts them with ``int``)."""
     if not isinstance(class_weight, dict) or not class_weight or not all(
-            isinstance(k, numbers.Integral) and not isinstance(k, bool) and k >= 0
+            isinstance(k, numbers.Real) and not isinstance(k, bool) and k >= 0 and k == int(k)
             for k in class_weight):
         raise ValueError("`class_weight` must be a dict from class index (an integer >= 0) "
                          "to weight, e.g. {0: 1.0, 1: 5.0}. Received: "

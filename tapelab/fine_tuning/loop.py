@@ -37,7 +37,7 @@ def _check_int(value, name, low):
 def fine_tune(model: keras.Model, layers: LayerSelection, data: Any,
               loss_fn: Callable[..., Any] | str,
               optimizer: keras.optimizers.Optimizer | str, *, epochs: int = 1,
-              batch_size: int = 32, training: bool = True, shuffle: bool = True, seed: int = 0,
+              batch_size: int | None = 32, training: bool = True, shuffle: bool = True, seed: int = 0,
               cache_features: bool = False, checkpoint_dir: str | os.PathLike | None = None,
               strategy: tf.distribute.Strategy | None = None, verbose: int | str = "auto",
               metrics: list | dict | None = None, callbacks: list | None = None,
@@ -151,7 +151,8 @@ def fine_tune(model: keras.Model, layers: LayerSelection, data: Any,
     variables = selection.variables
     optimizer = compile_like.optimizer(optimizer)
     check_optimizer(optimizer, variables, model)
-    _check_int(epochs, "epochs", 1)
+    _check_int(epochs, "epochs", 0)  # 0: an empty History, as fit returns
+    batch_size = 32 if batch_size is None else batch_size  # fit's default
     _check_int(batch_size, "batch_size", 1)
     _check_int(seed, "seed", 0)
     _check_int(initial_epoch, "initial_epoch", 0)
@@ -172,7 +173,7 @@ def fine_tune(model: keras.Model, layers: LayerSelection, data: Any,
     batches = Batches(data, batch_size, shuffle, seed, steps_per_epoch)
     validation = None if held_out is None else Batches(
         held_out, validation_batch_size or batch_size, False, seed, validation_steps,
-        what="validation_data")
+        what="validation_data", restarts=True)
     if cache_features:
         cached_split(selection)  # refuses a selection that is not a head
         if batches.infinite:
