@@ -12,10 +12,10 @@ import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import tensorflow as tf
 
-import tapelab  # noqa: E402
+import tapelab
 
 BATCHES, BATCH, SIDE = 100, 64, 64  # 100 batches of 64 images of 64x64x3 float32: 300 MiB
 
