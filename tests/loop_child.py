@@ -103,6 +103,17 @@ def mirrored(out):
         sgd_opt = keras.optimizers.SGD(0.1)
     tapelab.fine_tune(sgd_two, HEAD, (x, y), lambda t, p: LOSS(t, p), sgd_opt, epochs=3,
                       batch_size=16, strategy=strategy, verbose=0)
+    # metrics and validation under the strategy, against one device (which equals fit:
+    # tests/test_loop_fit.py)
+    xv, yv = x[:20], y[:20]
+    keywords = {"epochs": 2, "batch_size": 16, "verbose": 0, "metrics": ["accuracy"],
+                "validation_data": (xv, yv)}
+    h_one_v = tapelab.fine_tune(model(), HEAD, (x, y), LOSS, keras.optimizers.Adam(0.01),
+                                **keywords)
+    with strategy.scope():
+        five = model()
+        opt5 = keras.optimizers.Adam(0.01)
+    h_two_v = tapelab.fine_tune(five, HEAD, (x, y), LOSS, opt5, strategy=strategy, **keywords)
     errors = {}
     for name, call in {
         "outside_scope": lambda: tapelab.fine_tune(model(), HEAD, (x, y), LOSS,
@@ -124,6 +135,7 @@ def mirrored(out):
         "loss_one": h1.history["loss"], "loss_two": h2.history["loss"],
         "loss_fresh": h3.history["loss"], "loss_object": h4.history["loss"],
         "graph_calls": traces.count(False), "errors": errors,
+        "validated_one": h_one_v.history, "validated_two": h_two_v.history,
     }
     with open(out, "w") as f:
         json.dump(result, f)

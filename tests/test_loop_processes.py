@@ -60,6 +60,10 @@ def test_mirrored_strategy_on_two_cpus_equals_one_device(tmp_path):
     assert r["graph_calls"] == 2  # one trace, which runs loss_fn once per replica
     assert "must be built under `strategy.scope()`" in r["errors"]["outside_scope"]
     assert "Received: strategy=None" in r["errors"]["no_strategy"]
+    one, two = r["validated_one"], r["validated_two"]  # metrics and validation data too
+    assert sorted(two) == sorted(one) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    for key in one:
+        np.testing.assert_allclose(two[key], one[key], **FLOAT32, err_msg=key)
 
 
 def example():

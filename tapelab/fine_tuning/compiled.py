@@ -66,10 +66,10 @@ def _test(forward_ref, loss_fn, factor, metrics, x, y, sample_weight=None):
     return loss
 
 
-def _build(forward, step, metric_list, model, strategy, spec):
+def _build(forward, step, metric_list, model, strategy, spec, batch_spec):
     with strategy.scope():  # metric state lives on every replica, as under fit
         metrics = compile_like.metrics(metric_list, model)
-        compile_like.build(step.loss_fn, metrics, forward, spec)
+        compile_like.build(step.loss_fn, metrics, forward, batch_spec)
     step = Step(step.variables, step.loss_fn, step.optimizer, step.training,
                 step.loss_factor, metrics)
     ref = weakref.ref(forward)
@@ -87,7 +87,7 @@ def _build(forward, step, metric_list, model, strategy, spec):
 STEPS = CompileCache(size=4)  # per model
 
 
-def compiled(selection, forward, step, raw_loss, metric_list, strategy, spec):
+def compiled(selection, forward, step, raw_loss, metric_list, strategy, spec, batch_spec=None):
     """The compiled steps, reused by later calls that are certainly the same.
 
     A trace bakes in Python state: the objects (``raw_loss``, the user's loss, by
@@ -104,11 +104,14 @@ def compiled(selection, forward, step, raw_loss, metric_list, strategy, spec):
       raw_loss: the ``loss_fn`` the user passed (the cache key).
       metric_list: the ``metrics`` the user passed.
       strategy: the ``tf.distribute`` strategy.
-      spec: the element spec of a training batch.
+      spec: the element spec of a training batch, as the step receives it
+        (``PerReplica`` specs under a strategy with several replicas).
+      batch_spec: the spec of one global batch, when ``spec`` is distributed.
     """
     flags = tuple(layer.trainable for layer in selection.tree)
     metric_key = metric_list if not isinstance(metric_list, list) else tuple(metric_list)
     parts = (tuple(step.variables), step.training, step.loss_factor, flags, tuple(spec),
              forward, raw_loss, metric_key, step.optimizer, strategy)
     return STEPS.get(selection.model, parts, functools.partial(
-        _build, forward, step, metric_list, selection.model, strategy, list(spec)))
+        _build, forward, step, metric_list, selection.model, strategy, list(spec),
+        batch_spec or spec))

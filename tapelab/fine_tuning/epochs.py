@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from tapelab.fine_tuning.batches import RAN_OUT
 from tapelab.fine_tuning.compiled import compiled
-from tapelab.fine_tuning.distribute import distribute, loss_factor
+from tapelab.fine_tuning.distribute import distribute, loss_factor, multi_worker
 from tapelab.fine_tuning.features import cached_split, training_only_layers
 from tapelab.fine_tuning.step import Step, frozen_except
 
@@ -150,8 +150,11 @@ class Run:
                                   lambda: self.batches.one_pass(start))
                       if start < epochs else 1)  # nothing left to train: no probe
             step = Step(variables, self.compiled_loss, self.optimizer, self.training, factor)
+            batch_spec = spec = self.batches.element_spec()
+            if self.strategy.num_replicas_in_sync > 1 or multi_worker(self.strategy):
+                spec = distribute(self.strategy, self.batches.one_pass(start)).element_spec
             steps = compiled(self.selection, forward, step, self.raw_loss, self.metric_list,
-                             self.strategy, self.batches.element_spec())
+                             self.strategy, spec, batch_spec)
             model.stop_training = False
             # a first step that fails (a shape only the run sees) must change nothing
             self.before = [(v, v.numpy()) for v in [*model.variables,
