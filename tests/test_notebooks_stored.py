@@ -121,3 +121,11 @@ def test_the_round_off_pattern_catches_what_it_must():
         "2e-08", "1.7e-10", "0.0e+00", "0e+00", "5.4e-14"]
     assert ROUND_OFF.findall("1.6e+00 1.1e-02 1.9e-05 below 1e-6 3.33e-01 tf.float64") == []
     assert ROUND_OFF.findall("max |difference|: 4e-08, below 1e-12") == ["4e-08"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_each_notebook_ends_with_a_next_pointer_along_its_track(path):
+    last = nbformat.read(path, as_version=4).cells[-1]
+    assert last.cell_type == "markdown" and "**Next" in last.source, (
+        f"{path.name} must end with a markdown cell pointing to the next notebook "
+        "(README, Notebooks: the two tracks)")
