@@ -35,6 +35,8 @@ napoleon_numpy_docstring = False
 html_theme = "sphinx_book_theme"
 html_title = "tapelab"
 html_favicon = "_static/favicon.svg"  # relative to this folder
+html_static_path = ["_static"]
+html_css_files = ["wrap.css"]  # long code lines wrap (docs/_static/wrap.css)
 html_theme_options = {
     "show_toc_level": 2,
     "use_download_button": True,
