@@ -1,6 +1,8 @@
-"""`tape()`: a tf.GradientTape that is already watching what you name; `record()`: a
-function run on such a tape, shared by ``value_and_gradient``, ``gradients`` and the
-transforms."""
+"""`tape()`, a tf.GradientTape already watching what you name, and its recorder.
+
+``record()`` runs a function on such a tape; ``value_and_gradient``,
+``gradients`` and the transforms share it.
+"""
 
 from __future__ import annotations
 

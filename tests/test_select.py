@@ -71,14 +71,14 @@ def test_empty_selection():
 def test_no_trainable_variable_says_why_for_each_layer():
     m = small_model()
     m.get_layer("neck").trainable = False
-    with pytest.raises(ValueError, match=r"1 have no weights \(Dropout\)\. 'neck' \(Dense\) "
+    with pytest.raises(ValueError, match=r"1 has no weights \(Dropout\)\. 'neck' \(Dense\) "
                                          r"has trainable=False\. Select layers with weights"):
         trainable_variables(m, ["drop", "neck"])
 
 
 def test_weightless_layers_in_a_valid_selection_are_reported():
     m = small_model()
-    with pytest.warns(SelectionWarning, match=r"1 of the 3 selected layers are skipped: 1 have "
+    with pytest.warns(SelectionWarning, match=r"1 of the 3 selected layers are skipped: 1 has "
                                               r"no weights \(Dropout\)\.$"):
         got = trainable_variables(m, ["drop", "neck", "head"])
     assert len(got) == 4

@@ -29,7 +29,21 @@ LayerSelection = Union[slice, int, str, "keras.Layer", Sequence[Union[int, str, 
 
 
 class SelectionWarning(UserWarning):
-    """A layer selection contains layers that hold no trainable variable."""
+    """A layer selection contains layers that hold no trainable variable.
+
+    Raised once per selection of a model, in one line: the skipped layers
+    counted by cause (no weights, counted by type; frozen by an ancestor, named
+    with the fix; frozen themselves, named).
+
+    >>> import warnings, keras
+    >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dropout(0.1, name="drop"),
+    ...                       keras.layers.Dense(1, name="out")])
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = trainable_variables(m, ["drop", "out"])
+    >>> str(caught[0].message)
+    '1 of the 2 selected layers are skipped: 1 has no weights (Dropout).'
+    """
 
 
 def _layer_label(layer):
@@ -214,12 +228,15 @@ def _idle_reasons(idle, tree, paths):
     if weightless:
         kinds = ", ".join(f"{name} x{n}" if n > 1 else name
                           for name, n in weightless.most_common())
-        reasons.append(f"{sum(weightless.values())} have no weights ({kinds}).")
+        count = sum(weightless.values())
+        reasons.append(f"{count} {'has' if count == 1 else 'have'} no weights ({kinds}).")
     for name, layers in by_ancestor.items():
         reasons.append(
-            f"{len(layers)} are frozen because the layer '{name}' that holds them has "
+            f"{len(layers)} {'is' if len(layers) == 1 else 'are'} frozen because the layer "
+            f"'{name}' that holds {'it' if len(layers) == 1 else 'them'} has "
             f"trainable=False (left from an earlier phase, e.g. base_model.trainable = "
-            f"False?); set model.get_layer('{name}').trainable = True to train them.")
+            f"False?); set model.get_layer('{name}').trainable = True to train "
+            f"{'it' if len(layers) == 1 else 'them'}.")
     if own:
         reasons.append("; ".join(_why_not_trainable(layer) for layer in own) + ".")
     return reasons
