@@ -241,21 +241,22 @@ def test_stop_training_set_by_a_callback_ends_the_run():
 
 
 def test_hooks_come_in_fits_order():
-    class Record(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.calls = []
+    hooks = [name for name in dir(keras.callbacks.Callback)
+             if name.startswith("on_") and name not in ("on_batch_begin", "on_batch_end")]
 
-        def __getattribute__(self, name):
-            if name.startswith("on_") and name not in ("on_batch_begin", "on_batch_end"):
-                calls = object.__getattribute__(self, "calls")
-                return lambda *a, **k: calls.append(name)
-            return object.__getattribute__(self, name)
+    def recorder(name):
+        def hook(self, *args, **kwargs):
+            self.calls.append(name)
+        return hook
+
+    Record = type("Record", (keras.callbacks.Callback,),  # every hook overridden, as a
+                  {name: recorder(name) for name in hooks})  # callback that uses them
 
     xv, yv = digits_like(20, seed=5)
     runs = []
     for trainer in ("fit", "fine_tune"):
         rec = Record()
+        rec.calls = []
         if trainer == "fit":
             m = frozen_copy()
             m.compile(keras.optimizers.SGD(0.05), loss())

@@ -56,6 +56,19 @@ def check_validation_freq(freq):
                          f"validation_freq={freq!r}.")
 
 
+_BATCH_HOOKS = {"train": ("on_batch_begin", "on_batch_end", "on_train_batch_begin",
+                           "on_train_batch_end"),
+                "test": ("on_test_batch_begin", "on_test_batch_end")}
+
+
+def _uses_batch_hooks(callbacks, kind):
+    """Whether any callback overrides a batch hook of ``kind`` ("train", "test"). When
+    none does, the loop skips the calls and their logs, which wait for each step
+    (fit pays that wait; a silent run need not)."""
+    return any(getattr(type(cb), name) is not getattr(keras.callbacks.Callback, name)
+               for cb in callbacks for name in _BATCH_HOOKS[kind])
+
+
 def _should_validate(epoch, freq):
     return (epoch + 1) % freq == 0 if isinstance(freq, numbers.Integral) else epoch + 1 in freq
 
@@ -94,6 +107,7 @@ class Run:
         self.optimizer, self.training, self.strategy = optimizer, training, strategy
         self.resume, self.user_callbacks = resume, callbacks
         self.before = None  # the variables before the first step
+        self.hooks = {}  # batch-hook kind -> whether a callback uses it
         self.validation_freq, self.verbose = validation_freq, verbose
 
     def _restore(self, done, epochs):
@@ -155,6 +169,8 @@ class Run:
                 spec = distribute(self.strategy, self.batches.one_pass(start)).element_spec
             steps = compiled(self.selection, forward, step, self.raw_loss, self.metric_list,
                              self.strategy, spec, batch_spec)
+            self.hooks = {kind: _uses_batch_hooks(callbacks.callbacks, kind)
+                          for kind in _BATCH_HOOKS}
             model.stop_training = False
             # a first step that fails (a shape only the run sees) must change nothing
             self.before = [(v, v.numpy()) for v in [*model.variables,
@@ -193,7 +209,8 @@ class Run:
         total = count = 0.0
         wrap = lambda dataset: distribute(self.strategy, dataset)
         for i, batch in enumerate(self.batches.epoch(epoch, wrap)):
-            callbacks.on_train_batch_begin(i)
+            if self.hooks["train"]:
+                callbacks.on_train_batch_begin(i)
             try:
                 s, n, results = steps.train(*batch)
             except Exception:
@@ -202,7 +219,8 @@ class Run:
                 raise
             self.before = None
             total, count = total + s, count + n
-            callbacks.on_train_batch_end(i, {"loss": total / count, **results})
+            if self.hooks["train"]:
+                callbacks.on_train_batch_end(i, {"loss": total / count, **results})
             if self.selection.model.stop_training:
                 break
         if float(count) == 0:
@@ -224,10 +242,12 @@ class Run:
         total = count = 0.0
         self.validation.restart()  # each pass starts at the data's start, as fit's evaluate
         for i, batch in enumerate(self.validation.epoch(0, wrap)):
-            callbacks.on_test_batch_begin(i)
+            if self.hooks["test"]:
+                callbacks.on_test_batch_begin(i)
             s, n, results = steps.evaluate(*batch)
             total, count = total + s, count + n
-            callbacks.on_test_batch_end(i, {"loss": total / count, **results})
+            if self.hooks["test"]:
+                callbacks.on_test_batch_end(i, {"loss": total / count, **results})
         if float(count) == 0:
             raise ValueError("`validation_data` must yield at least one batch. Received: "
                              "none.")
