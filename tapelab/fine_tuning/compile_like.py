@@ -25,18 +25,28 @@ import tensorflow as tf
 from tapelab import _keras_internals
 
 
-def _checked(fn, y_true, y_pred, **kwargs):
-    """``fn(y_true, y_pred)``, refusing a value no tape can differentiate."""
-    value = fn(y_true, y_pred, **kwargs)
+def check_tensor(value):
+    """Refuse a loss value no tape can differentiate: not a TF tensor."""
     if not tf.is_tensor(value) or isinstance(value, keras.KerasTensor):
         raise TypeError(
             "`loss_fn` must return a tensor computed with TensorFlow or keras.ops "
             f"from y_pred. Received: {type(value).__name__} {value!r}. A Python or "
             "NumPy number carries no gradient: compute the loss with TF ops, or use a "
             "keras.losses.Loss object such as keras.losses.MeanSquaredError().")
+
+
+def check_floating(value):
+    """Refuse a loss value of an integer or boolean dtype."""
     if not value.dtype.is_floating:
         raise TypeError(f"`loss_fn` must return a floating-point loss. Received: dtype "
                         f"{value.dtype.name}. Cast it, e.g. tf.cast(loss, tf.float32).")
+
+
+def _checked(fn, y_true, y_pred, **kwargs):
+    """``fn(y_true, y_pred)``, refusing a value no tape can differentiate."""
+    value = fn(y_true, y_pred, **kwargs)
+    check_tensor(value)
+    check_floating(value)
     return value
 
 
@@ -72,6 +82,17 @@ def _several_outputs(model):
     return outputs is not None and len(tf.nest.flatten(outputs)) > 1
 
 
+def _by_name(get, name, argument, accepted, example):
+    """``get(name)`` (``keras.losses.get``, ``keras.optimizers.get``), or our error
+    naming the argument when Keras does not know the name."""
+    try:
+        return get(name)
+    except ValueError:
+        raise ValueError(
+            f"`{argument}` must be {accepted}, e.g. {example}. Received: "
+            f"{argument}={name!r}, which Keras does not know.") from None
+
+
 def _output_names(model):
     return getattr(model, "output_names", None)
 
@@ -95,14 +116,9 @@ def loss(loss_fn, model):
     """
     def resolve(item):
         if isinstance(item, str):
-            try:
-                return keras.losses.get(item)
-            except ValueError:
-                raise ValueError(
-                    "`loss_fn` must be a loss, a function of (y_true, y_pred), or a "
-                    "name that model.compile accepts, e.g. "
-                    f"'sparse_categorical_crossentropy'. Received: loss_fn={item!r}, "
-                    "which Keras does not know.") from None
+            return _by_name(keras.losses.get, item, "loss_fn",
+                            "a loss, a function of (y_true, y_pred), or a name that "
+                            "model.compile accepts", "'sparse_categorical_crossentropy'")
         if isinstance(item, keras.losses.Loss):
             return item
         if callable(item):
@@ -135,8 +151,17 @@ def metrics(metric_list, model):
     Returns:
       Keras's ``CompileMetrics``, not yet built, or None.
     """
+    check_metrics(metric_list)
     if metric_list is None:
         return None
+    return _keras_internals.compile_metrics(list(metric_list) if isinstance(
+        metric_list, tuple) else metric_list, _output_names(model))
+
+
+def check_metrics(metric_list):
+    """Refuse what ``compile`` would not take as ``metrics``, before any change."""
+    if metric_list is None:
+        return
     if isinstance(metric_list, (str, keras.metrics.Metric)):
         raise TypeError(
             "`metrics` must be a list of metrics, as in model.compile. Received: "
@@ -144,20 +169,13 @@ def metrics(metric_list, model):
     if not isinstance(metric_list, (list, tuple, dict)):
         raise TypeError("`metrics` must be a list of metric names or keras.metrics.Metric "
                         f"objects. Received: {type(metric_list).__name__} {metric_list!r}.")
-    return _keras_internals.compile_metrics(list(metric_list) if isinstance(
-        metric_list, tuple) else metric_list, _output_names(model))
 
 
 def optimizer(value):
     """``value`` as ``compile`` takes an optimizer: a Keras optimizer, or its name."""
     if isinstance(value, str):
-        try:
-            return keras.optimizers.get(value)
-        except ValueError:
-            raise ValueError(
-                "`optimizer` must be a Keras optimizer or a name model.compile accepts, "
-                f"e.g. 'adam'. Received: optimizer={value!r}, which Keras does not "
-                "know.") from None
+        return _by_name(keras.optimizers.get, value, "optimizer",
+                        "a Keras optimizer or a name model.compile accepts", "'adam'")
     return value
 
 

@@ -9,6 +9,7 @@ They are kept in one cache (tapelab/_cache.py) per model, so a later call that i
 certainly the same (one epoch at a time, say) traces nothing again.
 """
 
+import dataclasses
 import functools
 import weakref
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import tensorflow as tf
 from tapelab._cache import CompileCache
 from tapelab.fine_tuning import compile_like
 from tapelab.fine_tuning.distribute import global_step, replica_step
-from tapelab.fine_tuning.step import Step, total_loss, train_step
+from tapelab.fine_tuning.step import total_loss, train_step
 
 
 @dataclass
@@ -70,8 +71,7 @@ def _build(forward, step, metric_list, model, strategy, spec, batch_spec):
     with strategy.scope():  # metric state lives on every replica, as under fit
         metrics = compile_like.metrics(metric_list, model)
         compile_like.build(step.loss_fn, metrics, forward, batch_spec)
-    step = Step(step.variables, step.loss_fn, step.optimizer, step.training,
-                step.loss_factor, metrics)
+    step = dataclasses.replace(step, metrics=metrics)
     ref = weakref.ref(forward)
     train = functools.partial(replica_step, functools.partial(_train, ref, step))
     test = functools.partial(replica_step, functools.partial(

@@ -181,7 +181,7 @@ class Run:
             history.epoch = list(range(len(saved.get("loss", []))))
             logs = None
             for epoch in range(start, epochs):
-                epoch_logs = self._epoch(epoch, steps, callbacks, first=epoch == start)
+                epoch_logs = self._epoch(epoch, steps, callbacks)
                 if epoch_logs is None:  # a Dataset that ran dry: fit warns and stops
                     break
                 logs = epoch_logs
@@ -201,7 +201,7 @@ class Run:
             callbacks.on_train_end(logs)
         return history
 
-    def _epoch(self, epoch, steps, callbacks, first):
+    def _epoch(self, epoch, steps, callbacks):
         """One epoch: its batches, then validation; the epoch's logs, or None when the
         data ran out before the first batch of a later epoch."""
         steps.reset()
@@ -224,7 +224,7 @@ class Run:
             if self.selection.model.stop_training:
                 break
         if float(count) == 0:
-            if first:
+            if self.before is not None:  # no step has run yet in this call
                 raise ValueError("`data` must yield at least one batch. Received: a Dataset "
                                  "that yielded none.")
             warnings.warn(RAN_OUT, UserWarning, stacklevel=4)

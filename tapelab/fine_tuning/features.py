@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from tapelab import _keras_internals
 from tapelab._cache import CompileCache
+from tapelab.fine_tuning.layer_tree import walk
 
 
 def _graph(model):
@@ -121,8 +122,6 @@ def training_only_layers(body):
     Returns:
       Their descriptions, ``"'name' (Class)"``, in model order.
     """
-    from tapelab.fine_tuning.layer_tree import walk
-
     layers, _ = walk(body)
     return [f"'{layer.name}' ({type(layer).__name__})" for layer in layers
             if isinstance(layer, keras.layers.Dropout) or type(layer).__name__ in _NOISE

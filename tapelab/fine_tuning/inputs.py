@@ -26,16 +26,24 @@ def _is_array(value):
         hasattr(value, "__array__") and hasattr(value, "shape"))
 
 
+def _one_per_input(value):
+    """Whether ``value`` is a non-empty list or tuple of arrays or structures, one per
+    model input, rather than Python numbers (a row ``[1.0, 2.0]`` is numbers)."""
+    def numbers_row(v):
+        return isinstance(v, (list, tuple)) and bool(v) and isinstance(v[0], numbers.Number)
+
+    return isinstance(value, (list, tuple)) and bool(value) and all(
+        _is_array(v) or (isinstance(v, (list, tuple, dict)) and not numbers_row(v))
+        for v in value)
+
+
 def structure(value, name):
     """``value`` with lists of arrays turned into tuples; Python numbers refused."""
     if value is None or _is_array(value):
         return value
     if isinstance(value, dict):
         return {k: structure(v, f"{name}[{k!r}]") for k, v in value.items()}
-    numbers_inside = any(isinstance(v, (list, tuple)) and v and isinstance(v[0], numbers.Number)
-                         for v in value) if isinstance(value, (list, tuple)) else True
-    if isinstance(value, (list, tuple)) and value and not numbers_inside and all(
-            _is_array(v) or isinstance(v, (list, tuple, dict)) for v in value):
+    if _one_per_input(value):
         return tuple(structure(v, f"{name}[{i}]") for i, v in enumerate(value))
     shown = repr(value)
     raise ValueError(

@@ -167,7 +167,7 @@ def fine_tune(model: keras.Model, layers: LayerSelection, data: Any,
     check_validation_freq(validation_freq)
     callbacks = check_callbacks(callbacks)
     compiled_loss = compile_like.loss(loss_fn, model)
-    compile_like.metrics(metrics, model)  # refuse bad metrics now; built per compiled step
+    compile_like.check_metrics(metrics)  # now; the metrics are built per compiled step
     data, held_out = inputs.prepare(data, sample_weight, class_weight, validation_data,
                                     validation_split)
     batches = Batches(data, batch_size, shuffle, seed, steps_per_epoch)

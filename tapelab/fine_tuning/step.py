@@ -99,14 +99,7 @@ def check_optimizer(optimizer, variables, model):
 
 def check_loss(loss):
     """The loss must be a scalar float tensor that the tape can differentiate."""
-    if not tf.is_tensor(loss) or isinstance(loss, keras.KerasTensor):
-        kind = type(loss).__name__
-        raise TypeError(
-            "`loss_fn` must return a scalar tensor computed with TensorFlow or "
-            f"keras.ops from y_pred. Received: {kind} {loss!r}. A Python or NumPy "
-            "number carries no gradient: compute the loss with TF ops, or use a "
-            "keras.losses.Loss object such as keras.losses.MeanSquaredError()."
-        )
+    compile_like.check_tensor(loss)
     if loss.shape.rank != 0:
         raise ValueError(
             "`loss_fn` must return a scalar loss. Received: a loss of shape "
@@ -115,11 +108,7 @@ def check_loss(loss):
             "averages over the batch. A scalar of unknown shape (from tf.py_function, "
             "say) needs tf.reshape(loss, [])."
         )
-    if not loss.dtype.is_floating:
-        raise TypeError(
-            f"`loss_fn` must return a floating-point loss. Received: dtype "
-            f"{loss.dtype.name}. Cast it, e.g. tf.cast(loss, tf.float32)."
-        )
+    compile_like.check_floating(loss)
 
 
 def total_loss(model, loss):
