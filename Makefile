@@ -9,19 +9,20 @@ STAMP  := $(VENV)/.tapelab-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 NBVAL  := --nbval --nbval-current-env --nbval-cell-timeout=600 --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
-.PHONY: install test test-portable test-min unit nbval claims run notebooks docs test-browser bench lint clean
+.PHONY: install test test-portable test-load test-min unit nbval claims run notebooks docs test-browser bench lint clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml claims/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,notebooks,docs]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ./claims -e '.[dev,notebooks,docs]'
 	@touch $@
 
-## the whole suite: unit tests, doctests, nbval (strict) over notebooks/, claim check
+## the whole suite: nbclaims' own tests (claims/, its own project); tapelab's unit tests,
+## doctests, and nbval (strict) over notebooks/ with every `# Output:` claim checked
 test: install
-	$(PY) -m pytest tests tapelab $(if $(NOTEBOOKS),$(NBVAL) $(NOTEBOOKS))
-	$(if $(NOTEBOOKS),$(VENV)/bin/tapelab check-claims $(NOTEBOOKS))
+	$(PY) -m pytest claims -p no:cacheprovider
+	$(PY) -m pytest tests tapelab $(if $(NOTEBOOKS),$(NBVAL) --check-claims $(NOTEBOOKS))
 
 ## the same suite under other machine layouts: documented outputs and tests must not
 ## depend on the thread count, oneDNN or the CPU's instruction set (see README)
@@ -33,8 +34,13 @@ test-portable: install
 	$(LAYOUT_A) $(PY) -m pytest tests tapelab $(if $(NOTEBOOKS),$(NBVAL) $(NOTEBOOKS))
 	$(if $(NOTEBOOKS),$(LAYOUT_B) $(PY) -m pytest $(NBVAL) $(NOTEBOOKS))
 
+## `make run` beside two CPU-bound processes, as on a loaded 2-core machine (CI runs it)
+test-load: install
+	$(PY) -m pytest tests/load -p no:cacheprovider
+
 ## the fast lane: unit tests and doctests without the slow ones (about a minute)
 unit: install
+	$(PY) -m pytest claims -m "not slow" -p no:cacheprovider
 	$(PY) -m pytest tests tapelab -m "not slow"
 
 ## the lowest supported TensorFlow (pyproject's floor), in its own venv: the unit tests
@@ -43,7 +49,7 @@ VENV_MIN := .venv-min
 test-min:
 	@test -x $(VENV_MIN)/bin/python || $(PYTHON) -m venv $(VENV_MIN)
 	$(VENV_MIN)/bin/python -m pip install --quiet --disable-pip-version-check \
-		"tensorflow==$(MIN_TF)" -e '.[dev]'
+		"tensorflow==$(MIN_TF)" -e ./claims -e '.[dev]'
 	$(VENV_MIN)/bin/python -m pytest tests tapelab -m "not slow" -p no:cacheprovider \
 		--ignore=tests/test_notebooks_stored.py --ignore=tests/test_notebook_writes.py
 
@@ -83,7 +89,7 @@ bench: install
 	$(PY) benchmarks/bench_fine_tune.py
 
 lint: install
-	$(VENV)/bin/ruff check tapelab tests benchmarks examples docs
+	$(VENV)/bin/ruff check tapelab tests benchmarks examples docs claims
 
 clean:
 	rm -rf build .pytest_cache

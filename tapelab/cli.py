@@ -57,91 +57,11 @@ def cmd_demo(args):
     return 0
 
 
-def _notebooks_in(folder):
-    """The notebooks in ``folder`` and its subfolders, as pytest finds them, in order."""
-    return sorted(p for p in folder.rglob("*.ipynb")
-                  if p.is_file() and ".ipynb_checkpoints" not in p.relative_to(folder).parts)
-
-
-def _notebook_paths(given, command, then=""):
-    """The notebooks that ``given`` names (files, or folders searched as pytest does), or
-    None after saying on stderr which path holds none; ``then`` ends that message."""
-    from pathlib import Path
-
-    paths = []
-    for p in map(Path, given):
-        if p.is_dir():
-            inside = _notebooks_in(p)
-            if not inside:
-                print(f"tapelab {command}: no notebook in {p} (searched it and its "
-                      "subfolders, skipping .ipynb_checkpoints). Pass a .ipynb file or a "
-                      f"folder that holds one{then or '.'}", file=sys.stderr)
-                return None
-            paths += inside
-        elif p.suffix == ".ipynb" and p.is_file():
-            paths.append(p)
-        else:
-            print(f"tapelab {command}: no notebook at {p} (expected a .ipynb file or a "
-                  f"folder of them){then}", file=sys.stderr)
-            return None
-    return paths
-
-
-def _shorten(text, lines=20, chars=2000):
-    """The first ``lines`` lines (at most ``chars`` characters) of ``text``, and how much is left.
-
-    >>> _shorten("a\\nb\\nc", lines=2)
-    'a\\nb\\n… (2 more characters)'
-    """
-    head = "\n".join(text[:chars].split("\n")[:lines])
-    rest = len(text) - len(head)
-    return head if rest <= 0 else f"{head}\n… ({rest} more characters)"
-
-
-def _report(claim):
-    """The lines that say why one claim does not hold."""
-    where = f"{claim.notebook}: cell {claim.cell}"
-    if claim.unreadable:
-        return (f"{where}: unreadable cell: Python cannot tokenize its source "
-                f"({claim.unreadable}), so its `# Output:` claims cannot be told from "
-                "strings and none is checked. Fix the cell's syntax.")
-    if not claim.text:
-        return (f"{where}: empty claim: `# Output:` with nothing after it. Write the "
-                "output the cell shows after the colon, or remove the comment.")
-    actual = _shorten(claim.actual.strip()) or "(no output)"
-    return (f"{where}: claim not in output\n  claim:  {claim.text}\n  actual: "
-            + actual.replace("\n", "\n          "))
-
-
 def cmd_check_claims(args):
     """Report every `# Output:` claim that its cell's stored output does not hold."""
+    from nbclaims.cli import run
 
-    import nbformat
-
-    from tapelab.claims import claims
-
-    paths = _notebook_paths(args.paths, "check-claims")
-    if paths is None:
-        return 2
-    found = []
-    for p in paths:
-        try:
-            found += claims(p)
-        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError,
-                nbformat.ValidationError) as exc:
-            reason = " ".join(str(exc).split()) or type(exc).__name__
-            print(f"tapelab check-claims: {p}: not a valid notebook: {reason[:200]}",
-                  file=sys.stderr)
-            return 2
-    bad = [c for c in found if not c.holds]
-    for c in bad:
-        print(_report(c))
-    unreadable = sum(bool(c.unreadable) for c in found)
-    checked = len(found) - unreadable
-    print(f"check-claims: {checked - len(bad) + unreadable} of {checked} claims hold "
-          f"in {len(paths)} notebook(s)"
-          + (f"; {unreadable} cell(s) unreadable" if unreadable else ""))
-    return 1 if bad else 0
+    return run(args.paths, prog="tapelab check-claims")
 
 
 def cmd_errata(args):
@@ -162,16 +82,55 @@ def _strip_ansi(text):
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
+def _runnable(paths):
+    """Why the notebooks ``paths`` cannot all run with tapelab's Python kernel, or ""."""
+    from nbclaims import NotebookError, read_notebook
+
+    from tapelab.notebooks import language
+
+    for p in paths:
+        try:
+            nb = read_notebook(p)
+        except NotebookError as exc:
+            return f"{p}: not a valid notebook: {exc}"
+        found = language(nb)
+        if found not in (None, "python"):
+            name = nb.metadata.get("kernelspec", {}).get("name", "?")
+            return (f"{p} is a {found} notebook (kernelspec {name!r}), and run-notebooks runs "
+                    "every notebook with this environment's python3 kernel. Run it with its "
+                    "own kernel (jupyter nbconvert --execute), or leave it out")
+    return ""
+
+
+def _positive_seconds(text):
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number of seconds. Received: {text!r}")
+    return seconds
+
+
 def cmd_run_notebooks(args):
     """Execute notebooks headless and print a one-screen summary."""
+    import signal
     import time
     from pathlib import Path
 
-    from tapelab.claims import claims
-    from tapelab.notebooks import ExecutionError, execute
+    from nbclaims import NoNotebookError, claims, find_notebooks
 
-    paths = _notebook_paths(args.paths, "run-notebooks", "; nothing was run.")
-    if paths is None:
+    from tapelab.notebooks import ExecutionError, Stopped, execute
+
+    try:
+        paths = find_notebooks(args.paths)
+    except NoNotebookError as exc:
+        print(f"tapelab run-notebooks: {exc}; nothing was run.", file=sys.stderr)
+        return 2
+    why_not = _runnable(paths)
+    if why_not:
+        print(f"tapelab run-notebooks: {why_not}; nothing was run.", file=sys.stderr)
         return 2
     runs, written = [], {}  # (notebook, output file); output file -> notebook
     for p in paths:
@@ -183,13 +142,28 @@ def cmd_run_notebooks(args):
                   "--out folders, or rename one.", file=sys.stderr)
             return 2
         runs.append((p, out))
+
+    def stop(signum, frame):  # between notebooks; nbclient handles a signal during one
+        raise Stopped(signum)
+
     failed = 0
     print(f"{'notebook':<40} {'cells':>5} {'claims':>7} {'seconds':>8}  result")
-    for p, out in runs:
+    for number, (p, out) in enumerate(runs):
         start = time.perf_counter()
         try:
-            nb = execute(p, out)
+            # nbclient resets SIGTERM to its default after each notebook: set ours again
+            signal.signal(signal.SIGTERM, stop)
+            nb = execute(p, out, timeout=args.timeout)
             result = "ok"
+        except Stopped as exc:
+            name = signal.Signals(exc.signum).name
+            print(f"{p.name:<40} {'':>5} {'':>7} {time.perf_counter() - start:>8.1f}  "
+                  f"stopped by {name}")
+            left = len(runs) - number - 1
+            print(f"tapelab run-notebooks: stopped by {name} while running {p}; it was not "
+                  "written" + (f", and the {left} notebook(s) after it were not run."
+                               if left else "."), file=sys.stderr)
+            return 128 + exc.signum
         except Exception as exc:  # noqa: BLE001 - report and go on to the next notebook
             cause = exc.__cause__ if isinstance(exc, ExecutionError) else exc  # the cell's
             nb, result, failed = None, f"FAILED: {type(cause).__name__}", failed + 1
@@ -201,6 +175,7 @@ def cmd_run_notebooks(args):
         if any(not c.holds for c in held):
             result, failed = "FAILED: an # Output: claim does not hold", failed + 1
         print(f"{p.name:<40} {cells:>5} {len(held):>7} {seconds:>8.1f}  {result}")
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     where = "in place" if args.in_place else f"into {args.out}/"
     print(f"{len(runs) - failed} of {len(runs)} notebooks ran cleanly {where}")
     return 1 if failed else 0
@@ -215,9 +190,13 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser("demo", help="a short tour of the API with real outputs")
     demo.set_defaults(func=cmd_demo)
+    from nbclaims.cli import DESCRIPTION, EPILOG, add_arguments
+
     check = sub.add_parser("check-claims", help="check `# Output:` comments against stored "
-                           "outputs of notebooks (files or folders)")
-    check.add_argument("paths", nargs="+", metavar="PATH")
+                           "outputs of notebooks (files or folders)",
+                           description=DESCRIPTION, epilog=EPILOG,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(check)
     check.set_defaults(func=cmd_check_claims)
     errata = sub.add_parser("errata", help="re-check the seed tutorial's claims live")
     errata.set_defaults(func=cmd_errata)
@@ -227,6 +206,8 @@ def build_parser():
     where.add_argument("--out", default="build", help="folder for executed copies (default: build)")
     where.add_argument("--in-place", action="store_true",
                        help="store the outputs in the notebooks themselves (maintainers)")
+    run.add_argument("--timeout", type=_positive_seconds, default=600, metavar="SECONDS",
+                     help="seconds one cell may run before its notebook fails (default: 600)")
     run.set_defaults(func=cmd_run_notebooks)
     return parser
 

@@ -16,41 +16,15 @@ round-off as a bound instead of its digits.
 import contextlib
 import os
 import re
+import signal
 import tempfile
 from pathlib import Path
+
+from nbclaims import below  # noqa: F401 - the portable-output rule, shipped with the checker
 
 from tapelab import tf_logs
 
 KERNEL_ARGS = ["--IPKernelApp.capture_fd_output=False"]
-
-
-
-
-def below(value, bound):
-    """``value`` as a documented output that holds on every machine.
-
-    Round-off differs between CPUs, thread counts, oneDNN and GPUs, so a stored
-    output never shows its digits: a value whose size is under ``bound`` prints
-    as ``"below 1e-6"``. Any other value (NaN included) prints its own digits,
-    so the stored output stops matching and the reader sees the real number.
-
-    Args:
-      value: a Python or NumPy number (a difference, an error, a gradient).
-      bound: the bound to print, far above the round-off of the computation.
-
-    Returns:
-      ``"below <bound>"``, or the value and the bound it missed.
-
-    >>> below(2e-08, 1e-6), below(0.0, 1e-6), below(-3e-9, 1e-6)
-    ('below 1e-6', 'below 1e-6', 'below 1e-6')
-    >>> below(0.25, 1e-6)
-    '0.25 (not below 1e-6)'
-    """
-    mantissa, exponent = f"{bound:.0e}".split("e")
-    shown = f"{mantissa}e{int(exponent)}"
-    if abs(value) < bound:
-        return f"below {shown}"
-    return f"{float(value):.2g} (not below {shown})"
 
 
 # a traceback frame that names a file: "File /path/to/module.py:123, in name(...)"
@@ -63,13 +37,33 @@ def _cell_frames(traceback):
     return [part for part in traceback if not _FILE_FRAME.match(_ANSI.sub("", part))]
 
 
+def _coalesce(outputs):
+    """``outputs`` with each run of consecutive pieces of one stream joined into one."""
+    kept = []
+    for out in outputs:
+        last = kept[-1] if kept else {}
+        if (out.get("output_type") == "stream" and last.get("output_type") == "stream"
+                and last.get("name") == out.get("name")):
+            last["text"] += out.get("text", "")
+        else:
+            kept.append(out)
+    return kept
+
+
 def clean_outputs(nb):
-    """Drop TF log lines from stderr, empty stderr outputs and library traceback frames."""
+    """Drop TF log lines from stderr, empty stderr outputs and library traceback frames,
+    and join the consecutive pieces of one stream.
+
+    A kernel sends a stream in pieces whose borders depend on timing (under load
+    one ``print`` may arrive as two outputs), so the stored notebook keeps one
+    output per run of a stream, as nbconvert's ``coalesce_streams`` does.
+    """
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         kept = []
-        for out in cell.get("outputs", []):
+        # a TF log line may be split between two pieces of stderr: join, strip, join again
+        for out in _coalesce(cell.get("outputs", [])):
             if out.get("output_type") == "stream" and out.get("name") == "stderr":
                 out["text"] = tf_logs.strip(out["text"])
                 if not out["text"].strip():
@@ -77,7 +71,7 @@ def clean_outputs(nb):
             if out.get("output_type") == "error":
                 out["traceback"] = _cell_frames(out.get("traceback", []))
             kept.append(out)
-        cell["outputs"] = kept
+        cell["outputs"] = _coalesce(kept)
     return nb
 
 
@@ -123,7 +117,8 @@ def write_atomically(nb, path):
     full disk or a killed process never leaves a partial or empty notebook:
     ``path`` holds the old notebook or the new one. On an error the temporary
     file is removed and the error raised; a killed writer may leave one
-    behind (``.<name>.<random>.tmp``, never a ``.ipynb``). The file keeps its mode.
+    behind (``.<name>.<random>.tmp``, never a ``.ipynb``). The file keeps its mode,
+    and a symlink is followed: its target is replaced, the link stays (as Jupyter does).
 
     Args:
       nb: an ``nbformat.NotebookNode``.
@@ -131,7 +126,7 @@ def write_atomically(nb, path):
     """
     import nbformat
 
-    path = Path(path)
+    path = Path(os.path.realpath(path))  # a symlink stays a link: its target is replaced
     if path.exists():
         mode = path.stat().st_mode & 0o7777
     else:
@@ -152,6 +147,66 @@ def write_atomically(nb, path):
         raise
 
 
+class Stopped(Exception):
+    """A run stopped by a signal (SIGTERM, SIGINT) while a notebook ran: it was not written."""
+
+    def __init__(self, signum):
+        self.signum = signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+
+
+def language(nb):
+    """The language a notebook's metadata names (``"python"``, ``"r"``, ...), or None.
+
+    >>> language({"metadata": {"kernelspec": {"name": "ir", "language": "R"}}})
+    'r'
+    >>> language({"metadata": {}}) is None
+    True
+    """
+    meta = nb.get("metadata", {})
+    for found in (meta.get("kernelspec", {}).get("language"),
+                  meta.get("language_info", {}).get("name")):
+        if isinstance(found, str) and found.strip():
+            return found.strip().lower()
+    return None
+
+
+def _client(nb, **kwargs):
+    """An nbclient ``NotebookClient`` that remembers a SIGTERM or SIGINT during the run.
+
+    nbclient answers both signals by shutting the kernel down while the cell's
+    reply is still awaited, and the run then fails with an ``AssertionError``
+    that says nothing. This client records the signal (``stopped_by``), so the
+    caller can say what happened, and kills the kernel at once.
+    """
+    import asyncio
+    import atexit
+
+    from nbclient import NotebookClient
+
+    class Client(NotebookClient):
+        stopped_by = None
+
+        @contextlib.asynccontextmanager
+        async def async_setup_kernel(self, **kw):
+            async with super().async_setup_kernel(**kw):
+                loop = asyncio.get_event_loop()
+                with contextlib.suppress(RuntimeError, NotImplementedError):
+                    for signum in (signal.SIGTERM, signal.SIGINT):
+                        loop.add_signal_handler(signum, self._stop, signum)
+                yield
+
+        def _stop(self, signum):
+            if self.stopped_by is None:
+                self.stopped_by = signum
+                self.shutdown_kernel = "immediate"
+                self._async_cleanup_kernel_future = asyncio.ensure_future(
+                    self._async_cleanup_kernel())
+                atexit.unregister(self._cleanup_kernel)
+
+    return Client(nb, **kwargs)
+
+
 def execute(path, out_path=None, timeout=600):
     """Execute a notebook headless; write it to ``out_path`` (default: in place).
 
@@ -159,28 +214,45 @@ def execute(path, out_path=None, timeout=600):
     kept only when execution fails; the notebook is written with
     :func:`write_atomically`, so a failed write leaves the old file whole.
 
+    Args:
+      path: the notebook (a Python one: it runs with this environment's ``python3`` kernel).
+      out_path: where the executed notebook goes (default: ``path`` itself).
+      timeout: seconds one cell may run before the run fails.
+
     Returns:
-      The executed notebook (an ``nbformat.NotebookNode``). Raises
-      :class:`ExecutionError` (naming the kept log) when execution fails.
+      The executed notebook (an ``nbformat.NotebookNode``).
+
+    Raises:
+      ExecutionError: a cell failed or timed out (the error names the kept log).
+      Stopped: a SIGTERM or SIGINT arrived; the kernel was shut down and nothing written.
     """
     import nbformat
-    from nbclient import NotebookClient
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
+    client = _client(
         nb,
         timeout=timeout,
         kernel_name="python3",
         record_timing=False,  # no timestamps in stored notebooks
         extra_arguments=KERNEL_ARGS,
+        # a cell's last outputs may arrive seconds after its reply on a loaded machine:
+        # wait for them, and fail rather than store (and check) outputs cut short
+        iopub_timeout=60,
+        raise_on_iopub_timeout=True,
         resources={"metadata": {"path": str(path.parent.resolve())}},
     )
     # the kernel's own stderr (TF's C++ log lines) goes to a log file, not the terminal
     out_path = Path(out_path) if out_path else path
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with kernel_log(out_path) as stderr:
-        client.execute(stderr=stderr)
+        try:
+            client.execute(stderr=stderr)
+        except Exception:
+            if client.stopped_by is None:
+                raise
+    if client.stopped_by is not None:
+        raise Stopped(client.stopped_by)
     clean_outputs(nb)
     write_atomically(nb, out_path)
     return nb

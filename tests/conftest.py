@@ -8,3 +8,5 @@ collect_ignore_glob = ["data/*"]
 # tests/browser/ opens the built book in Chromium: `make test-browser` runs it (naming the
 # folder, which this list does not hide); `make test` does not
 collect_ignore = ["browser"]
+# tests/load/ runs `make run` beside busy processes (minutes): `make test-load` runs it
+collect_ignore += ["load"]

@@ -4,6 +4,7 @@ The built site itself is checked in a browser by tests/browser/ (`make test-brow
 """
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,14 @@ def test_a_broken_cross_reference_fails_the_build(tmp_path, capsys):
     err = capsys.readouterr().err
     assert status != 0
     assert "missing.md" in err and "tapelab.no_such_helper" in err
+
+
+def test_the_token_rule_table_of_the_claims_page_is_what_the_checker_does():
+    """docs/checking_notebooks.md: each row's verdict is nbclaims.occurs's (docs are claims)."""
+    from nbclaims import occurs
+
+    page = (ROOT / "docs" / "checking_notebooks.md").read_text()
+    rows = re.findall(r"^\| `([^`]*)` \| `([^`]*)` \| (yes|no) \|", page, re.MULTILINE)
+    assert len(rows) >= 12
+    for claim, output, verdict in rows:
+        assert occurs(claim, output) == (verdict == "yes"), (claim, output)

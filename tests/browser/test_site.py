@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "build" / "site"
 SHOTS = ROOT / "build" / "site-screenshots"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-PAGES = ["index.html", "api.html", "errata.html", "speed.html", "genindex.html",
-         "search.html"] + [f"notebooks/{nb.stem}.html" for nb in NOTEBOOKS]
+PAGES = ["index.html", "api.html", "errata.html", "speed.html", "checking_notebooks.html",
+         "genindex.html", "search.html"] + [f"notebooks/{nb.stem}.html" for nb in NOTEBOOKS]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]

@@ -1,0 +1,5 @@
+import sys
+
+from nbclaims.cli import main
+
+sys.exit(main())
