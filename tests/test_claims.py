@@ -39,7 +39,7 @@ def test_catches_the_seed_first_cell():
 
     result = run_cli("check-claims", str(SEED))
     assert result.returncode == 1
-    assert f"{SEED}: cell 1: claim not in output" in result.stdout
+    assert f"{SEED}: cell 1: claim not in the stored output" in result.stdout
     assert "claim:  tf.Tensor(6.0, shape=(), dtype=float32)" in result.stdout
     assert "actual: tf.Tensor(12.0, shape=(), dtype=float32)" in result.stdout
     assert "check-claims: 0 of 1 claims hold in 1 notebook(s)" in result.stdout
@@ -77,7 +77,7 @@ def test_missing_path_is_an_error():
 
 
 @pytest.mark.parametrize("text, reason", [
-    ('{"cells": [', "Notebook does not appear to be JSON"),
+    ('{"cells": [', "it is not JSON"),
     ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}}', "cells"),
     ("[1, 2]", ""),
 ], ids=["truncated", "no-cells", "a-list"])
@@ -94,7 +94,7 @@ def test_a_malformed_notebook_is_one_line_and_exit_2(tmp_path, text, reason):
 def test_a_folder_is_searched_for_notebooks(tmp_path):
     notebook(tmp_path, "print(1)  # Output: 2", "1\n")
     result = run_cli("check-claims", str(tmp_path))
-    assert result.returncode == 1 and "cell 2: claim not in output" in result.stdout
+    assert result.returncode == 1 and "cell 2: claim not in the stored output" in result.stdout
 
 
 REAL_TF_LOG = (
@@ -213,7 +213,7 @@ def test_folders_are_searched_recursively_without_checkpoints(tmp_path):
     notebook(tmp_path / "sub" / ".ipynb_checkpoints", "print(1)  # Output: 3", "1\n")
     result = run_cli("check-claims", str(tmp_path))
     assert result.returncode == 1
-    assert f"{tmp_path / 'sub' / 'nb.ipynb'}: cell 2: claim not in output" in result.stdout
+    assert f"{tmp_path / 'sub' / 'nb.ipynb'}: cell 2: claim not in the stored output" in result.stdout
     assert ".ipynb_checkpoints" not in result.stdout
     assert "0 of 1 claims hold in 1 notebook(s)" in result.stdout
 

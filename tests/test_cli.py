@@ -33,7 +33,7 @@ def test_check_claims_help_explains_syntax_and_exit_codes():
     assert done.returncode == 0
     assert done.stdout.startswith("usage: tapelab check-claims")
     for text in ("# Output: 12.0", "token boundaries", "Exit codes:", "0  every claim holds",
-                 "2  a path is not a notebook"):
+                 "2  a path names no notebook"):
         assert text in done.stdout, text
 
 

@@ -8,6 +8,20 @@ its own digits, so the stored output, and any claim on it, stops matching.
 """
 
 
+def _shown(bound):
+    """``bound`` as written in code: ``1e-6`` (not ``1e-06``), ``0.15``, ``2.5e-3``."""
+    text = repr(float(bound))
+    if float(bound).is_integer() and abs(bound) < 1e16:
+        return str(int(bound))
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        mantissa = mantissa[:-2] if mantissa.endswith(".0") else mantissa
+        text = f"{mantissa}e{int(exponent)}"
+    elif abs(bound) < 1e-4 or abs(bound) >= 1e16:
+        text = f"{bound:g}"
+    return text
+
+
 def below(value, bound):
     """``value`` as a documented output that holds on every machine.
 
@@ -15,22 +29,34 @@ def below(value, bound):
     a stored output never shows its digits: a value whose size is under
     ``bound`` prints as ``"below 1e-6"``. Any other value (NaN included) prints
     its own digits, so the stored output stops matching and the reader sees
-    the real number.
+    the real number. The bound prints exactly as it compares.
 
     Args:
-      value: a Python or NumPy number (a difference, an error, a gradient).
-      bound: the bound to print, far above the round-off of the computation.
+      value: a real Python or NumPy number (a difference, an error, a gradient).
+      bound: a positive, finite number, far above the round-off of the computation.
 
     Returns:
       ``"below <bound>"``, or the value and the bound it missed.
 
-    >>> below(2e-08, 1e-6), below(0.0, 1e-6), below(-3e-9, 1e-6)
-    ('below 1e-6', 'below 1e-6', 'below 1e-6')
+    Raises:
+      TypeError: ``value`` or ``bound`` is not a real number.
+      ValueError: ``bound`` is not positive and finite.
+
+    >>> below(2e-08, 1e-6), below(0.0, 1e-6), below(-3e-9, 1e-6), below(0.12, 0.15)
+    ('below 1e-6', 'below 1e-6', 'below 1e-6', 'below 0.15')
     >>> below(0.25, 1e-6)
     '0.25 (not below 1e-6)'
     """
-    mantissa, exponent = f"{bound:.0e}".split("e")
-    shown = f"{mantissa}e{int(exponent)}"
-    if abs(value) < bound:
+    for name, number in (("value", value), ("bound", bound)):
+        if isinstance(number, (bool, complex)) or not hasattr(number, "__float__") or \
+                isinstance(number, str):
+            raise TypeError(f"`{name}` must be a real number. Received: {name}={number!r} "
+                            f"of type {type(number).__name__}.")
+        if hasattr(number, "dtype") and getattr(number.dtype, "kind", "f") == "c":
+            raise TypeError(f"`{name}` must be a real number. Received: {name}={number!r}.")
+    if not 0 < float(bound) < float("inf"):
+        raise ValueError(f"`bound` must be a positive, finite number. Received: bound={bound!r}.")
+    shown = _shown(bound)
+    if abs(float(value)) < float(bound):
         return f"below {shown}"
     return f"{float(value):.2g} (not below {shown})"

@@ -15,19 +15,22 @@ A claim is a comment in a code cell that states what the cell shows:
     tape.gradient(y, x)     # Output: tf.Tensor(12.0, shape=(), dtype=float32)
 
 The text after "# Output:" (to the end of the line, spaces trimmed) must occur
-in the cell's output: its streams (each stream whole, its pieces joined), its
-plain-text results and its errors ("ValueError: message"). It must occur on
-token boundaries: no word or number of the output goes on across either end.
-So "2.0" does not hold in "12.0", "2.05", "-2.0" or "1,2.0"; "inf" not in
-"-inf"; "1" not in "1,000"; and a number inside "shape=(...)" is not a value.
-A "# Output:" inside a string is not a claim; a cell Python cannot tokenize
-is reported as unreadable.
+in the cell's output, as Jupyter shows it: its streams (each stream whole, its
+pieces joined), its plain-text results and its errors ("ValueError: message").
+It must occur on token boundaries: no word or number of the output goes on
+across either end. So "2.0" does not hold in "12.0", "2.05" or "-2.0"; "inf"
+not in "-inf"; "5" not in "1e-5"; "3" not in "3+4j"; "1" not in "1,000"; and a
+number inside "shape=(...)" is not a value. A "# Output:" inside a string is not
+a claim; a cell that cannot be read as Python (IPython's magics aside) is
+reported as unreadable, and "# output: 4" as a malformed claim. Cells are
+numbered from 1, markdown cells included.
 
 Exit codes:
   0  every claim holds
-  1  some claim does not hold, is empty, or sits in an unreadable cell
-     (each is printed with the cell's actual output)
-  2  a path is not a notebook, or a notebook cannot be read; nothing is checked
+  1  some claim does not hold, is empty or malformed, or sits in an unreadable
+     cell (each is printed with the cell's actual output)
+  2  a path names no notebook, or a notebook cannot be read (missing, no
+     permission, not JSON, not nbformat 3 or 4); nothing is checked
 """
 
 
@@ -63,7 +66,7 @@ def run(paths, prog="check-claims"):
         print(c.report())
     unreadable = sum(bool(c.unreadable) for c in found)
     checked = len(found) - unreadable
-    print(f"check-claims: {checked - len(bad) + unreadable} of {checked} claims hold "
+    print(f"{prog}: {checked - len(bad) + unreadable} of {checked} claims hold "
           f"in {len(notebooks)} notebook(s)"
           + (f"; {unreadable} cell(s) unreadable" if unreadable else ""))
     return 1 if bad else 0

@@ -3,7 +3,9 @@
 Claims are held against the notebook's stored outputs by default, the same
 check as the ``check-claims`` command, with no kernel. With
 ``--check-claims-outputs=executed`` each notebook is first run once (nbclient,
-its own kernelspec) and its claims are held against the fresh outputs.
+its own kernelspec) and its claims are held against the fresh outputs; a run
+that stops (a timeout, a missing kernel) fails the claims it did not reach,
+each with one line that says why.
 
 Beside ``--nbval``: nbval runs each notebook and compares the fresh outputs
 with the stored ones, while this plugin checks that the stored outputs say
@@ -28,6 +30,21 @@ def pytest_addoption(parser):
                          "(default 600)")
 
 
+def pytest_configure(config):
+    if config.getoption("check_claims") and \
+            config.getoption("check_claims_outputs") == "executed":
+        try:
+            import nbclient  # noqa: F401
+        except ImportError:
+            raise pytest.UsageError(
+                "--check-claims-outputs=executed runs each notebook, which needs nbclient "
+                "and a kernel: pip install 'nbclaims[execute]'") from None
+        if not config.getoption("check_claims_timeout") > 0:
+            raise pytest.UsageError("--check-claims-timeout must be a positive number of "
+                                    "seconds. Received: "
+                                    f"{config.getoption('check_claims_timeout')}")
+
+
 def pytest_collect_file(file_path, parent):
     if parent.config.getoption("check_claims") and file_path.suffix == ".ipynb":
         return ClaimsFile.from_parent(parent, path=file_path)
@@ -39,9 +56,12 @@ class ClaimFailed(Exception):
 
 
 def _item_name(claim, seen):
-    text = claim.text if len(claim.text) <= 60 else claim.text[:59] + "…"
-    name = f"cell {claim.cell} [{text.replace('::', ': :')}]" if claim.text else \
-        f"cell {claim.cell} [{'unreadable' if claim.unreadable else 'empty'}]"
+    if claim.text:
+        text = claim.text if len(claim.text) <= 60 else claim.text[:59] + "…"
+        name = f"cell {claim.cell} [{text.replace('::', ': :')}]"
+    else:
+        kind = "unreadable" if claim.unreadable else "malformed" if claim.malformed else "empty"
+        name = f"cell {claim.cell} ({kind} claim)"
     seen[name] = seen.get(name, 0) + 1
     return name if seen[name] == 1 else f"{name} #{seen[name]}"
 
@@ -49,7 +69,7 @@ def _item_name(claim, seen):
 class ClaimsFile(pytest.File):
     """A notebook's claims; with executed outputs, it runs the notebook once for all of them."""
 
-    _executed = None  # the claims held against fresh outputs, once run
+    _run = None  # (claims held against fresh outputs, why the run stopped or ""), once run
 
     def collect(self):
         try:
@@ -62,14 +82,17 @@ class ClaimsFile(pytest.File):
             yield ClaimItem.from_parent(self, name=_item_name(claim, seen), claim=claim,
                                         index=index)
 
-    def executed_claims(self):
-        if self._executed is None:
+    def executed(self):
+        """``(claims on fresh outputs, why the run stopped or "", cells it ran)``: the
+        notebook runs once, whatever happens, and every item reads the same result."""
+        if self._run is None:
             from nbclaims.execute import execute
 
             nb = read_notebook(self.path)
-            fresh = execute(nb, self.path, self.config.getoption("check_claims_timeout"))
-            self._executed = claims_in(fresh, str(self.path))
-        return self._executed
+            fresh, stopped, ran = execute(nb, self.path,
+                                          self.config.getoption("check_claims_timeout"))
+            self._run = (claims_in(fresh, str(self.path)), stopped, ran)
+        return self._run
 
 
 class NotebookItem(pytest.Item):
@@ -99,11 +122,20 @@ class ClaimItem(pytest.Item):
         self.claim, self.index = claim, index
 
     def runtest(self):
-        claim = self.claim
+        claim, outputs = self.claim, "stored"
         if self.config.getoption("check_claims_outputs") == "executed":
-            claim = self.parent.executed_claims()[self.index]
+            found, stopped, ran = self.parent.executed()
+            claim, outputs = found[self.index], "fresh"
+            if stopped and claim.cell > ran:
+                if stopped.startswith("the kernel did not start"):
+                    why = stopped
+                elif claim.cell == ran + 1:
+                    why = f"the run stopped in this cell ({stopped})"
+                else:
+                    why = f"the run stopped at cell {ran + 1}, before this one ({stopped})"
+                raise ClaimFailed(f"{claim.notebook}: cell {claim.cell}: not checked: {why}")
         if not claim.holds:
-            raise ClaimFailed(claim.report())
+            raise ClaimFailed(claim.report(outputs))
 
     def repr_failure(self, excinfo):
         if excinfo.errisinstance(ClaimFailed):
@@ -111,4 +143,4 @@ class ClaimItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self):
-        return self.path, None, f"{self.path.name}: cell {self.claim.cell}: {self.name}"
+        return self.path, None, self.name

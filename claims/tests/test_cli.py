@@ -22,7 +22,7 @@ def test_exit_1_with_the_claim_and_the_actual_output(tmp_path):
     path = one_holds_one_not(tmp_path / "s.ipynb")
     done = check(path)
     assert done.returncode == 1
-    assert done.stdout == (f"{path}: cell 3: claim not in output\n  claim:  0.3333\n"
+    assert done.stdout == (f"{path}: cell 3: claim not in the stored output\n  claim:  0.3333\n"
                            "  actual: 0.3333333333333333\n"
                            "check-claims: 1 of 2 claims hold in 1 notebook(s)\n")
 
@@ -39,14 +39,17 @@ def test_exit_2_in_one_line_for_a_file_that_is_no_notebook(tmp_path, content):
 
 def test_exit_2_for_a_path_that_names_none(tmp_path):
     done = check(tmp_path / "none.ipynb")
-    assert done.returncode == 2 and "no notebook at" in done.stderr
+    assert done.returncode == 2 and "none.ipynb: it does not exist" in done.stderr
+    done = check("")
+    assert done.returncode == 2 and "no notebook at '' (an empty path" in done.stderr
 
 
 def test_help_explains_the_syntax_the_token_rule_and_the_exit_codes():
     done = check("--help")
     assert done.returncode == 0
-    for text in ("# Output: 12.0", "token boundaries", '"inf" not in\n"-inf"', "Exit codes:",
-                 "0  every claim holds", "1  some claim does not hold", "2  a path is not"):
+    for text in ("# Output: 12.0", "token boundaries", '"inf"\nnot in "-inf"', "Exit codes:",
+                 "0  every claim holds", "1  some claim does not hold", "2  a path names no",
+                 "not nbformat 3 or 4", "numbered from 1, markdown cells included"):
         assert text in done.stdout, text
 
 

@@ -61,3 +61,12 @@ def test_pytest_check_claims_runs_there(venv, tmp_path):
 def test_below_comes_with_it(venv):
     done = run(venv, "-c", "from nbclaims import below; print(below(2e-8, 1e-6))")
     assert done.stdout == "below 1e-6\n", done.stderr
+
+
+def test_executed_outputs_without_nbclient_is_one_usage_error(venv, tmp_path):
+    one_holds_one_not(tmp_path / "s.ipynb")
+    done = run(venv, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", tmp_path,
+               "--check-claims", "--check-claims-outputs=executed", "s.ipynb", cwd=tmp_path)
+    assert done.returncode == 4, done.stdout + done.stderr  # pytest's usage error
+    assert "needs nbclient and a kernel: pip install 'nbclaims[execute]'" in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr

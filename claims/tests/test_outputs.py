@@ -51,11 +51,30 @@ def test_errors_read_as_name_and_message():
     assert output_text(cell) == "ValueError: bad x"
 
 
-def test_carriage_returns_and_backspaces_apply_as_a_terminal_shows_them():
+def test_carriage_returns_and_backspaces_apply_as_jupyter_shows_them():
+    """JupyterLab's fixCarriageReturn overwrites; its fixBackspace erases."""
     assert rendered("10%\r55%\r100%\n") == "100%\n"
     assert rendered("abc\x08\x08de\n") == "ade\n"
+    assert rendered("abcdef\rXY") == "XYcdef"
+    assert rendered("abc\x08\x08\x08xy") == "xy"
+    assert rendered("\x08\x08start") == "start"
+    assert rendered("a\r\nb") == "a\nb"
     # word boundaries are not backspaces: nothing else is removed
     assert rendered("tf.Tensor(12.0, shape=(), dtype=float32)\n") == \
         "tf.Tensor(12.0, shape=(), dtype=float32)\n"
     cell = {"outputs": [stream("step 1\rstep 2\r"), stream("done 6.0\n")]}
     assert occurs("done 6.0", output_text(cell)) and not occurs("step 1", output_text(cell))
+
+
+def test_colour_codes_are_not_text():
+    cell = {"outputs": [stream("\x1b[1mEpoch 1/5\x1b[0m\n"), result("\x1b[32mTotal params: 10\x1b[0m"),
+                        {"output_type": "error", "ename": "\x1b[31mValueError\x1b[0m",
+                         "evalue": "bad", "traceback": []}]}
+    text = output_text(cell)
+    assert occurs("Epoch 1/5", text) and occurs("Total params: 10", text)
+    assert occurs("ValueError: bad", text)
+
+
+def test_a_keras_style_progress_bar_reads_as_its_last_state():
+    bar = "1/2 ━━━━━━━━━━ 0s 5ms/step" + "\x08" * 26 + "\r" + "2/2 ━━━━━━━━━━ 0s 4ms/step\n"
+    assert output_text({"outputs": [stream(bar)]}) == "2/2 ━━━━━━━━━━ 0s 4ms/step\n"

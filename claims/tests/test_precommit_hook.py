@@ -54,7 +54,7 @@ def test_the_hook_runs_on_staged_notebooks(tmp_path):
     run("git", "add", "bad.ipynb")
     done = run(pre_commit, "run")
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "bad.ipynb: cell 3: claim not in output" in done.stdout
+    assert "bad.ipynb: cell 3: claim not in the stored output" in done.stdout
     assert "check-claims: 2 of 3 claims hold in 2 notebook(s)" in done.stdout
 
     # the hook's environment holds the checker and no TensorFlow

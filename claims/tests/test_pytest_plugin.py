@@ -27,7 +27,7 @@ def test_a_failure_shows_the_claim_and_the_actual_output(tmp_path):
     done = run_pytest(tmp_path, "--check-claims", "s.ipynb")
     assert done.returncode == 1
     assert "1 failed, 1 passed" in done.stdout
-    assert "s.ipynb: cell 3: claim not in output\n  claim:  0.3333\n  actual: 0.3333333333333333" \
+    assert "s.ipynb: cell 3: claim not in the stored output\n  claim:  0.3333\n  actual: 0.3333333333333333" \
         in done.stdout
     assert "FAILED s.ipynb::cell 3 [0.3333]" in done.stdout
 
@@ -80,8 +80,43 @@ def test_claims_against_stored_or_freshly_executed_outputs(tmp_path):
 
 
 @pytest.mark.slow
-def test_an_executed_cell_that_runs_too_long_fails_with_the_timeout(tmp_path):
-    write(tmp_path / "s.ipynb", ("import time\ntime.sleep(60)\nprint(1)  # Output: 1", []))
+def test_a_run_that_stops_runs_once_and_says_so_in_one_line_per_claim(tmp_path):
+    """A cell over the timeout: the notebook ran once; the claim before it is checked on
+    its fresh output, the claims from it on fail with one line that says why."""
+    log = tmp_path / "runs.log"
+    write(tmp_path / "s.ipynb",
+          (f"open({str(log)!r}, 'a').write('ran\\n')\nprint(1)  # Output: 1", []),
+          ("import time\ntime.sleep(60)\nprint(2)  # Output: 2", []),
+          ("print(3)  # Output: 3", []))
     done = run_pytest(tmp_path, "--check-claims", "--check-claims-outputs=executed",
-                      "--check-claims-timeout=2", "s.ipynb")
-    assert done.returncode == 1 and "CellTimeoutError" in done.stdout, done.stdout
+                      "--check-claims-timeout=2", "-q", "s.ipynb")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert log.read_text() == "ran\n"  # once, not once per claim
+    assert "2 failed, 1 passed" in done.stdout
+    assert ("s.ipynb: cell 3: not checked: the run stopped in this cell (CellTimeoutError: "
+            "cell 3 ran over 2 seconds)") in done.stdout
+    assert "s.ipynb: cell 4: not checked: the run stopped at cell 3, before this one" \
+        in done.stdout
+    assert "Traceback" not in done.stdout and len(done.stdout.splitlines()) < 40, done.stdout
+
+
+@pytest.mark.slow
+def test_a_missing_kernel_fails_each_claim_in_one_line(tmp_path):
+    write(tmp_path / "s.ipynb", ("print(1)  # Output: 1", []),
+          metadata={"kernelspec": {"name": "nosuchkernel", "display_name": "?",
+                                   "language": "python"}})
+    done = run_pytest(tmp_path, "--check-claims", "--check-claims-outputs=executed", "-q",
+                      "s.ipynb")
+    assert done.returncode == 1
+    assert "cell 2: not checked: the kernel did not start: NoSuchKernel: No such kernel " \
+        "named nosuchkernel" in done.stdout, done.stdout
+    assert "Traceback" not in done.stdout and len(done.stdout.splitlines()) < 20
+
+
+def test_item_names_say_what_kind_of_claim_fails(tmp_path):
+    write(tmp_path / "s.ipynb", ("print(1)  # Output:\nprint(2)  # output: 2", [stream("1\n2\n")]),
+          ('print("x  # Output: 3', [stream("3\n")]))
+    done = run_pytest(tmp_path, "--check-claims", "--collect-only", "-q")
+    assert done.stdout.splitlines()[:3] == ["s.ipynb::cell 2 (empty claim)",
+                                            "s.ipynb::cell 2 (malformed claim)",
+                                            "s.ipynb::cell 3 (unreadable claim)"]
