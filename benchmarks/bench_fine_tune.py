@@ -8,8 +8,8 @@ Keras fit with every other layer at trainable=False. Each timed call is a whole
 from one call to the next (compiled once), and fine_tune keeps its compiled step
 and compiled body for the same model, selection, loss and optimizer. The first,
 untimed call of each traces (interleaved() warms every function up).
-Goals: fine_tune(cache_features=False) at most 1.10x fit's time;
-fine_tune(cache_features=True) at least 6x faster than fit; fine_tune with
+Goals: fine_tune(cache_features=False) at most fit's time (1.00x);
+fine_tune(cache_features=True) at least 7x faster than fit; fine_tune with
 validation_data (64 images) and metrics=["accuracy"] at most 1.10x fit with the
 same, warm (its first, cold call, which traces, is reported too).
 """
@@ -55,10 +55,10 @@ def main():
     times = interleaved({"fit": fit, "uncached": fine_tune(False), "cached": fine_tune(True)},
                         repeats, 1)
     r1 = row("fine_tune vs fit, MobileNetV2 64x64, 256 images, 10 epochs", times["uncached"],
-             times["fit"], goal=1.10)
+             times["fit"], goal=1.00)
     r2 = row("fine_tune(cache_features=True) vs fit", times["cached"], times["fit"],
-             goal=1 / 6)
-    print(f"{'':<58} cached features: {1 / r2:.1f}x faster than fit (goal: 6x)")
+             goal=1 / 7)
+    print(f"{'':<58} cached features: {1 / r2:.1f}x faster than fit (goal: 7x)")
 
     # validation_data and metrics: fresh models, so the first call of each is cold
     xv = rng.uniform(-1, 1, size=(64, 64, 64, 3)).astype("float32")
@@ -87,7 +87,7 @@ def main():
     warm = interleaved(calls, repeats, 1)
     r3 = row("  the same with validation_data + accuracy, warm", warm["fine_tune"],
              warm["fit"], goal=1.10)
-    print("all goals met" if r1 <= 1.10 and r2 <= 1 / 6 and r3 <= 1.10 else "GOAL MISSED")
+    print("all goals met" if r1 <= 1.00 and r2 <= 1 / 7 and r3 <= 1.10 else "GOAL MISSED")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ _EXPORTS = {
     "trainable_variables": "tapelab.fine_tuning.select",
     "fine_tune_step": "tapelab.fine_tuning.step",
     "fine_tune": "tapelab.fine_tuning.loop",
+    "BackupAndResume": "tapelab.fine_tuning.checkpoint",
     "SelectionWarning": "tapelab.fine_tuning.select",
     "LayerSelection": "tapelab.fine_tuning.select",
     "explain_none": "tapelab.diagnose.explain",

@@ -62,6 +62,24 @@ def in_multi_worker_mode(strategy):
     return bool(getattr(strategy.extended, "_in_multi_worker_mode", lambda: False)())
 
 
+def set_initial_epoch(model, epoch):
+    """Make ``model.fit`` start at ``epoch`` (None: at its ``initial_epoch`` argument), as
+    Keras's ``BackupAndRestore`` does from ``on_train_begin``: writes
+    ``Trainer._initial_epoch``, which ``fit`` reads after that hook."""
+    model._initial_epoch = epoch
+
+
+def dataset_ops(dataset):
+    """``[(op type, node attributes)]`` of every op a ``tf.data.Dataset`` pipeline runs,
+    its map functions included: reads ``DatasetV2._as_serialized_graph`` (TF)."""
+    import tensorflow as tf
+
+    graph = tf.compat.v1.GraphDef()
+    graph.ParseFromString(dataset._as_serialized_graph().numpy())
+    nodes = list(graph.node) + [n for f in graph.library.function for n in f.node_def]
+    return [(n.op, n.attr) for n in nodes]
+
+
 def compile_loss(loss, output_names):
     """The loss object ``model.compile(loss=...)`` makes: reads the private
     ``keras.src.trainers.compile_utils.CompileLoss``. It resolves names
@@ -147,9 +165,11 @@ def examples():
         ("_var_key", optimizer),
         ("_distribution_strategy", optimizer),
         ("_in_multi_worker_mode", mirrored.extended),
+        ("_initial_epoch", functional),
+        ("_as_serialized_graph", tf.data.Dataset.range(1)),
     ]
 
 
 ATTRIBUTES = ("_flatten_layers", "_functional", "_nodes_by_depth",
               "_trainable_variables_indices", "_var_key", "_distribution_strategy",
-              "_in_multi_worker_mode")
+              "_in_multi_worker_mode", "_initial_epoch", "_as_serialized_graph")

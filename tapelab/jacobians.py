@@ -50,16 +50,21 @@ def _checked(sources, helper):
     return sources
 
 
+_HELPER_NAMES = {"reverse": "jacrev", "forward": "jacfwd"}
+
+
 def _jacobian_function(fn, argnums, mode):
     """``jacrev`` and ``jacfwd``: the Jacobian as a function of ``fn``'s arguments."""
+    helper = _HELPER_NAMES[mode]
+
     def jacobian_fn(*args):
         picked = pick_args(argnums, len(args))
         single = isinstance(argnums, numbers.Integral)
         args = list(args)
-        for i, source in zip(picked, _checked([args[i] for i in picked], f"jac{mode[:3]}")):
+        for i, source in zip(picked, _checked([args[i] for i in picked], helper)):
             args[i] = source
         impl = functools.partial(_picked_jacobian, mode, picked, single)
-        return COMPILED.function(fn, (f"jac{mode[:3]}", picked, single), impl)(*args)
+        return COMPILED.function(fn, (helper, picked, single), impl)(*args)
 
     return jacobian_fn
 

@@ -124,7 +124,7 @@ def per_example_gradients(model: keras.Model, layers: LayerSelection,
     >>> kernel.numpy().ravel().tolist()  # d(w x)**2/dw = 2 x**2 w
     [2.0, 8.0]
     """
-    selection = resolve(model, layers, stacklevel=3)
+    selection = resolve(model, layers)
     x, y = _batches(x, y)
     compiled = COMPILED.get(model, (tuple(selection.variables), loss_fn, bool(training)),
                             functools.partial(_compile, selection, loss_fn, training))

@@ -7,16 +7,16 @@
 from __future__ import annotations
 
 import contextlib
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import tensorflow as tf
 
 from tapelab._sources import as_sources, is_float, is_variable, watchable
+from tapelab._user_warnings import warn
 
 
-def watch_list(watch, stacklevel=4):
+def watch_list(watch):
     """Flatten a (nested) watch spec into the objects ``tape.watch`` accepts.
 
     In a list of several items, variables that are not floating point (a
@@ -30,10 +30,8 @@ def watch_list(watch, stacklevel=4):
         if skipped:
             names = ", ".join(f"{getattr(x, 'path', x.name)} ({tf.as_dtype(x.dtype).name})"
                               for x in skipped)
-            warnings.warn(
-                f"tape(watch=...) skips {len(skipped)} variable(s) that are not floating "
-                f"point and so have no gradient: {names}.", UserWarning,
-                stacklevel=stacklevel)
+            warn(f"tape(watch=...) skips {len(skipped)} variable(s) that are not floating "
+                 f"point and so have no gradient: {names}.")
             items = [x for x in items if not any(x is y for y in skipped)]
     return [watchable(x) for x in items]
 

@@ -156,3 +156,12 @@ def test_structures_are_refused_clearly_before_anything_runs(mode):
                                         r"of tensors, for jacobian\. Received: .*str"):
         tapelab.jacobian(lambda a: {"y": a, "name": "a"}, A, mode=mode)
     assert calls == []
+
+
+@pytest.mark.parametrize("transform, name", [(tapelab.jacrev, "jacrev"),
+                                             (tapelab.jacfwd, "jacfwd")])
+def test_a_ragged_source_is_refused_by_the_helpers_own_name(transform, name):
+    """jacfwd called itself "jacfor" (f"jac{mode[:3]}" of "forward")."""
+    ragged = tf.ragged.constant([[1.0, 2.0], [3.0]])
+    with pytest.raises(TypeError, match=rf"^`{name}` needs dense sources"):
+        transform(lambda r: r.flat_values * 2.0)(ragged)

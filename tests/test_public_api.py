@@ -26,3 +26,13 @@ def test_importing_tapelab_does_not_import_tensorflow():
     code = "import sys, tapelab; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_tests_mirror_the_modules_of_the_fine_tuning_engine():
+    """Each module of tapelab/fine_tuning/ has tests/fine_tuning/test_<module>.py."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    modules = {p.stem for p in (root / "tapelab" / "fine_tuning").glob("*.py")} - {"__init__"}
+    tested = {p.stem[len("test_"):] for p in (root / "tests" / "fine_tuning").glob("test_*.py")}
+    assert modules <= tested, sorted(modules - tested)

@@ -15,7 +15,7 @@ def _shown(bound):
         return str(int(bound))
     if "e" in text:
         mantissa, exponent = text.split("e")
-        mantissa = mantissa[:-2] if mantissa.endswith(".0") else mantissa
+        mantissa = mantissa.removesuffix(".0")
         text = f"{mantissa}e{int(exponent)}"
     elif abs(bound) < 1e-4 or abs(bound) >= 1e16:
         text = f"{bound:g}"

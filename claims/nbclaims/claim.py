@@ -84,6 +84,10 @@ def shorten(text, lines=20, chars=2000):
     return head if rest <= 0 else f"{head}\n… ({rest} more characters)"
 
 
+class _Malformed(Exception):
+    """What :func:`_check_structure` found wrong; read_notebook makes it a NotebookError."""
+
+
 def _kind(value):
     return "null" if value is None else type(value).__name__
 
@@ -92,28 +96,28 @@ def _check_structure(nb):
     """Raise ValueError naming the first part of ``nb`` (a parsed JSON document) that is
     not what an nbformat 3 or 4 notebook holds."""
     if not isinstance(nb, dict):
-        raise ValueError(f"its top level is a JSON {_kind(nb)}, not an object")
+        raise _Malformed(f"its top level is a JSON {_kind(nb)}, not an object")
     version = nb.get("nbformat")
     if isinstance(version, bool) or not isinstance(version, int):
-        raise ValueError("it has no nbformat version (the top-level key 'nbformat')")
+        raise _Malformed("it has no nbformat version (the top-level key 'nbformat')")
     if version not in (3, 4):
-        raise ValueError(f"it is nbformat {version}; nbformat 3 and 4 are read. Open and "
+        raise _Malformed(f"it is nbformat {version}; nbformat 3 and 4 are read. Open and "
                          "save it in Jupyter to convert it")
     cells = nb.get("cells") if version == 4 else [
         c for ws in nb.get("worksheets") or [] for c in (ws.get("cells") or [])]
     if not isinstance(cells, list):
-        raise ValueError(f"its 'cells' is a {_kind(cells)}, not a list")
+        raise _Malformed(f"its 'cells' is a {_kind(cells)}, not a list")
     for number, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
-            raise ValueError(f"cell {number} is not a cell (an object with a 'cell_type')")
+            raise _Malformed(f"cell {number} is not a cell (an object with a 'cell_type')")
         source = cell.get("source" if version == 4 else "input", "")
         if not isinstance(source, (str, list)):
-            raise ValueError(f"cell {number}'s source is a {_kind(source)}, not text")
+            raise _Malformed(f"cell {number}'s source is a {_kind(source)}, not text")
         outputs = cell.get("outputs", [])
         if cell["cell_type"] == "code" and not isinstance(outputs, list):
-            raise ValueError(f"cell {number}'s 'outputs' is a {_kind(outputs)}, not a list")
+            raise _Malformed(f"cell {number}'s 'outputs' is a {_kind(outputs)}, not a list")
         if cell["cell_type"] == "code" and not all(isinstance(o, dict) for o in outputs):
-            raise ValueError(f"cell {number} has an output that is not an object")
+            raise _Malformed(f"cell {number} has an output that is not an object")
 
 
 def read_notebook(path):
@@ -142,7 +146,8 @@ def read_notebook(path):
             return nbformat.reads(text, as_version=4)
     except RecursionError as exc:
         raise NotebookError("its JSON is nested too deeply to read") from exc
-    except (ValueError, KeyError, TypeError, AttributeError, nbformat.ValidationError) as exc:
+    except (_Malformed, ValueError, KeyError, TypeError, AttributeError,
+            nbformat.ValidationError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise NotebookError(reason[:200]) from exc
 

@@ -8,9 +8,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+import nbformat
 import pytest
 from nbclaims import Claim, NotebookError, claims, read_notebook
-import nbformat
 from sample import one_holds_one_not, stream, write
 
 

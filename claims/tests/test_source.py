@@ -1,7 +1,6 @@
 """Reading a cell's comments (nbclaims.source): Python's tokenizer, IPython's syntax set aside."""
 
 import pytest
-
 from nbclaims.source import Unreadable, comments
 
 

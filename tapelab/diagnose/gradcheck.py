@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from tapelab._sources import as_sources, dense_only
+from tapelab._user_warnings import warn
 from tapelab.value_grad import value_and_gradient
 
 _SHOWN = 3  # non-finite elements named per source
@@ -41,8 +41,8 @@ class GradientCheck:
     def tape(self):
         """Deprecated: the old name of :attr:`tape_gradient` (``check_*`` and ``tape``
         name other things in tapelab)."""
-        warnings.warn("GradientCheck.tape is deprecated; use GradientCheck.tape_gradient.",
-                      DeprecationWarning, stacklevel=2)
+        warn("GradientCheck.tape is deprecated; use GradientCheck.tape_gradient.",
+             DeprecationWarning)
         return self.tape_gradient
 
     def __str__(self):
@@ -68,11 +68,9 @@ def _refuse(tensors):
                 "through its real and imaginary parts, e.g. f(re, im) = g(tf.complex(re, "
                 "im)) with float64 re and im.")
         if x.dtype in (tf.float16, tf.bfloat16):
-            warnings.warn(
-                f"check_gradient: source {i} is {x.dtype.name}, whose finite differences "
-                "are mostly round-off (the numerical gradient often comes out 0). Check "
-                "in float64: cast the sources, e.g. tf.cast(x, tf.float64).",
-                UserWarning, stacklevel=3)
+            warn(f"check_gradient: source {i} is {x.dtype.name}, whose finite differences "
+                 "are mostly round-off (the numerical gradient often comes out 0). Check "
+                 "in float64: cast the sources, e.g. tf.cast(x, tf.float64).")
 
 
 def _check_delta(delta):

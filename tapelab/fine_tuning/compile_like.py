@@ -18,6 +18,8 @@ tapelab/_keras_internals.py), so the loss is ``fit``'s to the last op:
 from __future__ import annotations
 
 import functools
+import json
+import weakref
 
 import keras
 import tensorflow as tf
@@ -140,6 +142,17 @@ def loss(loss_fn, model):
     return _keras_internals.compile_loss(resolved, _output_names(model))
 
 
+def uncovered_outputs(loss_fn, model):
+    """The names of ``model``'s outputs that ``loss_fn`` gives no loss: those a dict of
+    losses leaves out, or whose entry in a list is None. ``()`` for a single loss."""
+    names = _output_names(model) or []
+    if isinstance(loss_fn, dict):
+        return tuple(n for n in names if loss_fn.get(n) is None)
+    if isinstance(loss_fn, (list, tuple)) and len(loss_fn) == len(names):
+        return tuple(n for n, item in zip(names, loss_fn) if item is None)
+    return ()
+
+
 def metrics(metric_list, model):
     """``metrics`` as ``model.compile(metrics=...)`` would use them (None for none).
 
@@ -171,12 +184,57 @@ def check_metrics(metric_list):
                         f"objects. Received: {type(metric_list).__name__} {metric_list!r}.")
 
 
-def optimizer(value):
-    """``value`` as ``compile`` takes an optimizer: a Keras optimizer, or its name."""
+_LOSS_SCALED = weakref.WeakKeyDictionary()  # a user's optimizer -> the wrapper made for it
+
+
+def optimizer(value, model):
+    """``value`` as ``compile`` takes an optimizer: a Keras optimizer, or its name.
+
+    Under a ``mixed_float16`` policy (the model's), ``compile`` wraps an optimizer
+    in a ``LossScaleOptimizer``, so that small float16 gradients do not underflow
+    to zero; so does this. The wrapper made for an optimizer object is kept with
+    it, so later calls go on with its loss scale, as later ``fit`` calls do.
+    """
     if isinstance(value, str):
-        return _by_name(keras.optimizers.get, value, "optimizer",
-                        "a Keras optimizer or a name model.compile accepts", "'adam'")
-    return value
+        value = _by_name(keras.optimizers.get, value, "optimizer",
+                         "a Keras optimizer or a name model.compile accepts", "'adam'")
+    return loss_scaled(value, model)
+
+
+def loss_scaled(value, model):
+    """``value``, wrapped in a ``LossScaleOptimizer`` when ``model`` computes in
+    ``mixed_float16`` and it is a plain Keras optimizer (see :func:`optimizer`)."""
+    policy = getattr(getattr(model, "dtype_policy", None), "name", None)
+    if policy != "mixed_float16" or isinstance(value, keras.optimizers.LossScaleOptimizer) \
+            or not isinstance(value, keras.optimizers.Optimizer):
+        return value
+    wrapped = _LOSS_SCALED.get(value)
+    if wrapped is None:
+        wrapped = _LOSS_SCALED[value] = keras.optimizers.LossScaleOptimizer(
+            value, name="loss_scale_optimizer")
+    return wrapped
+
+
+def describe(value):
+    """A loss or metrics argument as JSON, for a checkpoint to compare: names as they
+    are, Keras objects by class and config, functions by module and name."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): describe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [describe(v) for v in value]
+    if isinstance(value, functools.partial):
+        return {"partial": describe(value.func), "args": [repr(a) for a in value.args],
+                "keywords": {k: repr(v) for k, v in value.keywords.items()}}
+    kind = type(value)
+    if isinstance(value, (keras.losses.Loss, keras.metrics.Metric)):
+        config = {k: v for k, v in value.get_config().items() if k != "name"}
+        return {"class": f"{kind.__module__}.{kind.__qualname__}",
+                "config": json.loads(json.dumps(config, sort_keys=True, default=repr))}
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '?')}.{value.__qualname__}"
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def _symbolic(t):

@@ -2,8 +2,8 @@
 
 The training step is :func:`tapelab.fine_tuning.step.train_step`, the function
 ``fine_tune_step`` runs eagerly, here inside one ``tf.function``; the validation
-step is ``fit``'s test step (``model(x, training=False)``, the loss with the
-model's regularisers, the metrics). Both return the batch's loss times its size,
+step is :func:`tapelab.fine_tuning.step.test_step`, ``fit``'s test step. Both
+compute the loss with the one ``batch_loss``, and both return the batch's loss times its size,
 the size, and the running metric results, summed over a strategy's replicas.
 They are kept in one cache (tapelab/_cache.py) per model, so a later call that is
 certainly the same (one epoch at a time, say) traces nothing again.
@@ -19,7 +19,7 @@ import tensorflow as tf
 from tapelab._cache import CompileCache
 from tapelab.fine_tuning import compile_like
 from tapelab.fine_tuning.distribute import global_step, replica_step
-from tapelab.fine_tuning.step import total_loss, train_step
+from tapelab.fine_tuning.step import test_step, train_step
 
 
 @dataclass
@@ -54,28 +54,19 @@ def _train(forward_ref, step, *batch):
     return train_step(forward_ref(), step, *batch)  # forward held weakly: it may be the model
 
 
-def _test(forward_ref, loss_fn, factor, metrics, x, y, sample_weight=None):
-    """``fit``'s test step: inference mode, the loss with the regularisers, the metrics."""
-    forward = forward_ref()
-    y_pred = forward(x, training=False)
-    loss = loss_fn(y, y_pred, sample_weight)
-    if factor != 1:  # undo Keras's 1/replicas, as in the training step
-        loss = loss * tf.cast(factor, loss.dtype)
-    loss = total_loss(forward, loss)
-    if metrics is not None:
-        metrics.update_state(y, y_pred, sample_weight)
-    return loss
+def _test(forward_ref, step, *batch):
+    return test_step(forward_ref(), step, *batch)
 
 
-def _build(forward, step, metric_list, model, strategy, spec, batch_spec):
+def _build(config, forward, step, spec, batch_spec):
+    strategy = config.strategy
     with strategy.scope():  # metric state lives on every replica, as under fit
-        metrics = compile_like.metrics(metric_list, model)
+        metrics = compile_like.metrics(config.metrics, config.model)
         compile_like.build(step.loss_fn, metrics, forward, batch_spec)
     step = dataclasses.replace(step, metrics=metrics)
     ref = weakref.ref(forward)
     train = functools.partial(replica_step, functools.partial(_train, ref, step))
-    test = functools.partial(replica_step, functools.partial(
-        _test, ref, step.loss_fn, step.loss_factor, metrics))
+    test = functools.partial(replica_step, functools.partial(_test, ref, step))
     return Compiled(
         tf.function(functools.partial(global_step, strategy, train, metrics),
                     input_signature=spec),
@@ -87,31 +78,25 @@ def _build(forward, step, metric_list, model, strategy, spec, batch_spec):
 STEPS = CompileCache(size=4)  # per model
 
 
-def compiled(selection, forward, step, raw_loss, metric_list, strategy, spec, batch_spec=None):
+def compiled(config, forward, step, spec, batch_spec=None):
     """The compiled steps, reused by later calls that are certainly the same.
 
-    A trace bakes in Python state: the objects (``raw_loss``, the user's loss, by
-    the rule of tapelab/_cache.py: a built-in Keras loss by class and config, a
-    function by what it reads; metric names by value, metric objects by
-    identity), the layers' ``trainable`` flags (Keras reads them while tracing),
-    the input signature. Any change makes a new one.
+    A trace bakes in Python state: the fields of the run's configuration that
+    say so (:meth:`~tapelab.fine_tuning.config.RunConfig.trace_key`: the selected
+    variables, ``training``, the loss and metrics the user passed, compared by the
+    rule of tapelab/_cache.py, the optimizer, the strategy), and what the run
+    adds: the layers' ``trainable`` flags (Keras reads them while tracing), the
+    loss factor, the input signature and ``forward``. Any change makes a new one.
 
     Args:
-      selection: the resolved selection.
+      config: the :class:`~tapelab.fine_tuning.config.RunConfig`.
       forward: the model, or its head on cached features.
-      step: a :class:`~tapelab.fine_tuning.step.Step` whose ``loss_fn`` is the
-        compile-style loss of ``raw_loss``.
-      raw_loss: the ``loss_fn`` the user passed (the cache key).
-      metric_list: the ``metrics`` the user passed.
-      strategy: the ``tf.distribute`` strategy.
+      step: a :class:`~tapelab.fine_tuning.step.Step` for this run.
       spec: the element spec of a training batch, as the step receives it
         (``PerReplica`` specs under a strategy with several replicas).
       batch_spec: the spec of one global batch, when ``spec`` is distributed.
     """
-    flags = tuple(layer.trainable for layer in selection.tree)
-    metric_key = metric_list if not isinstance(metric_list, list) else tuple(metric_list)
-    parts = (tuple(step.variables), step.training, step.loss_factor, flags, tuple(spec),
-             forward, raw_loss, metric_key, step.optimizer, strategy)
-    return STEPS.get(selection.model, parts, functools.partial(
-        _build, forward, step, metric_list, selection.model, strategy, list(spec),
-        batch_spec or spec))
+    flags = tuple(layer.trainable for layer in config.selection.tree)
+    parts = (*config.trace_key(), step.loss_factor, flags, tuple(spec), forward)
+    return STEPS.get(config.model, parts, functools.partial(
+        _build, config, forward, step, list(spec), batch_spec or spec))

@@ -1,7 +1,10 @@
-"""``fine_tune``'s epochs, as ``fit`` runs them: callbacks, metrics, validation.
+"""``fine_tune``'s epochs, as ``fit`` runs them: callbacks, metrics, validation, checkpoints.
 
+:class:`Run` takes one checked :class:`~tapelab.fine_tuning.config.RunConfig`.
 The hooks come in ``fit``'s order, through a ``keras.callbacks.CallbackList``
-(with ``fit``'s ``History`` and ``ProgbarLogger``)::
+(with ``fit``'s ``History`` and ``ProgbarLogger``, and the run's
+:class:`~tapelab.fine_tuning.checkpoint.BackupAndResume` after the user's
+callbacks, for ``checkpoint_dir``)::
 
     on_train_begin
       on_epoch_begin(e)
@@ -18,43 +21,18 @@ again.
 """
 
 import contextlib
-import math
 import numbers
-import warnings
 
 import keras
-import tensorflow as tf
 
-from tapelab.fine_tuning.batches import RAN_OUT
+from tapelab._user_warnings import warn
+from tapelab.fine_tuning import compile_like
+from tapelab.fine_tuning.batches import RAN_OUT, Batches
 from tapelab.fine_tuning.compiled import compiled
 from tapelab.fine_tuning.distribute import distribute, loss_factor, multi_worker
 from tapelab.fine_tuning.features import cached_split, training_only_layers
 from tapelab.fine_tuning.step import Step, frozen_except
-
-
-def check_callbacks(callbacks):
-    """``callbacks`` as a list, after checking each is a Keras callback."""
-    if callbacks is None:
-        return []
-    if isinstance(callbacks, keras.callbacks.Callback) or not isinstance(callbacks, (list, tuple)):
-        raise TypeError("`callbacks` must be a list of keras.callbacks.Callback objects, as "
-                        f"in fit. Received: callbacks={callbacks!r}.")
-    wrong = [c for c in callbacks if not isinstance(c, keras.callbacks.Callback)]
-    if wrong:
-        raise TypeError("`callbacks` must hold keras.callbacks.Callback objects. Received: "
-                        f"{type(wrong[0]).__name__} {wrong[0]!r}.")
-    return list(callbacks)
-
-
-def check_validation_freq(freq):
-    ok = (isinstance(freq, numbers.Integral) and not isinstance(freq, bool) and freq >= 1) or (
-        isinstance(freq, (list, tuple)) and all(
-            isinstance(e, numbers.Integral) and not isinstance(e, bool) and e >= 1 for e in freq))
-    if not ok:
-        raise ValueError("`validation_freq` must be an integer >= 1 (validate every that many "
-                         "epochs) or a list of 1-based epoch numbers, as in fit. Received: "
-                         f"validation_freq={freq!r}.")
-
+from tapelab.fine_tuning.undo import Snapshot
 
 _BATCH_HOOKS = {"train": ("on_batch_begin", "on_batch_end", "on_train_batch_begin",
                            "on_train_batch_end"),
@@ -73,15 +51,6 @@ def _should_validate(epoch, freq):
     return (epoch + 1) % freq == 0 if isinstance(freq, numbers.Integral) else epoch + 1 in freq
 
 
-def _constant_learning_rate(optimizer):
-    """The optimizer's learning rate as a float, or None when it follows a schedule."""
-    value = getattr(optimizer, "inner_optimizer", optimizer).get_config().get("learning_rate")
-    if not isinstance(value, (int, float)):
-        return None
-    rate = optimizer.learning_rate
-    return float(tf.convert_to_tensor(getattr(rate, "value", rate)))  # a mirrored one too
-
-
 def _size(n):
     return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB"
 
@@ -98,144 +67,159 @@ def _optimizer_on(model, optimizer):
 
 
 class Run:
-    """One ``fine_tune`` call after its checks: build, restore, then the epochs."""
+    """One ``fine_tune`` call after its checks: restore, build, then the epochs.
 
-    def __init__(self, selection, batches, validation, compiled_loss, raw_loss, metrics,
-                 optimizer, training, strategy, resume, callbacks, validation_freq, verbose):
-        self.selection, self.batches, self.validation = selection, batches, validation
-        self.compiled_loss, self.raw_loss, self.metric_list = compiled_loss, raw_loss, metrics
-        self.optimizer, self.training, self.strategy = optimizer, training, strategy
-        self.resume, self.user_callbacks = resume, callbacks
-        self.before = None  # the variables before the first step
+    Args:
+      config: the run's :class:`~tapelab.fine_tuning.config.RunConfig`.
+    """
+
+    def __init__(self, config):
+        self.config = c = config
+        self.batches = Batches(c.data, c.batch_size, c.shuffle, c.seed, c.steps_per_epoch)
+        self.validation = None if c.validation is None else Batches(
+            c.validation, c.validation_batch_size or c.batch_size, False, c.seed,
+            c.validation_steps, what="validation_data", restarts=True)
+        if c.cache_features:
+            cached_split(c.selection)  # refuses a selection that is not a head
+        self.first = None  # every variable before the first step, until it succeeds
+        # batches split across replicas or workers (tf.distribute takes Datasets)
+        self.distributed = c.strategy.num_replicas_in_sync > 1 or multi_worker(c.strategy)
         self.hooks = {}  # batch-hook kind -> whether a callback uses it
-        self.validation_freq, self.verbose = validation_freq, verbose
 
-    def _restore(self, done, epochs):
-        asked = _constant_learning_rate(self.optimizer)
-        self.resume.open()
-        restored = _constant_learning_rate(self.optimizer) if done else None
-        if restored is not None and asked is not None and not math.isclose(restored, asked):
-            warnings.warn(
-                f"checkpoint_dir restores the optimizer with learning_rate={restored:g}; the "
-                f"optimizer passed asked for {asked:g}. The restored {restored:g} is used, so "
-                "the run continues as an uninterrupted one would. To go on at another rate, "
-                "call fine_tune again with that optimizer and a new checkpoint_dir: it starts "
-                "from the model's weights as they are.", UserWarning, stacklevel=4)
-        if done > epochs:
-            warnings.warn(
-                f"checkpoint_dir holds {done} finished epochs, more than epochs={epochs}: "
-                f"nothing was trained, and the model has the weights after epoch {done}.",
-                UserWarning, stacklevel=4)
+    def fit(self):
+        """Run the epochs; return the ``History``. The checkpoint directory's lock is
+        released however the run ends."""
+        checkpoint = self.config.checkpoint
+        try:
+            return self._fit(checkpoint)
+        finally:
+            if checkpoint is not None:
+                checkpoint.release()
 
-    def _cache(self):
+    def _restore(self, checkpoint):
+        """Check the checkpoint (before anything changes), build the optimizer, restore.
+        Returns ``(epochs done, the history so far, whether the run had stopped early)``."""
+        c = self.config
+        restored = checkpoint.check(c.model, c.optimizer, c.selection.variables) \
+            if checkpoint else None
+        with c.strategy.scope():
+            if not c.optimizer.built:
+                c.optimizer.build(c.selection.variables)
+        if checkpoint is None:
+            return 0, {}, False
+        checkpoint.restore(c.epochs)
+        checkpoint.progress = self.batches.progress
+        if restored is None:
+            return 0, {}, False
+        self.batches.resume(restored.progress)
+        return restored.epochs, restored.history, restored.status == "stopped"
+
+    def _cache(self, epochs_left):
         """Feature extraction: the body runs once over the data (and validation data)."""
-        body, forward, run_body = cached_split(self.selection)
+        c = self.config
+        body, forward, run_body = cached_split(c.selection)
         changed = training_only_layers(body)
-        if changed and self.training:
-            warnings.warn(
-                "cache_features=True runs the frozen body once, in inference mode, so "
-                f"these layers of it do nothing in training: {', '.join(changed)}. fit "
-                "runs them in training mode on every batch, so the result differs from "
-                "fit's. To keep them, use cache_features=False; to cache on purpose, "
-                "ignore this warning.", UserWarning, stacklevel=4)
-        size = self.batches.cache(run_body)
+        if changed and c.training:
+            warn("cache_features=True runs the frozen body once, in inference mode, so "
+                 f"these layers of it do nothing in training: {', '.join(changed)}. fit "
+                 "runs them in training mode on every batch, so the result differs from "
+                 "fit's. To keep them, use cache_features=False; to cache on purpose, "
+                 "ignore this warning.")
+        size = self.batches.cache(run_body, epochs_left)
         if self.validation is not None:
             size += self.validation.cache(run_body)
-        if self.verbose:
+        if c.verbose:
             print(f"Cached the frozen body's features: {_size(size)}")
         return forward
 
-    def fit(self, done, saved, initial_epoch, epochs, cache_features):
-        model, variables = self.selection.model, self.selection.variables
-        with self.strategy.scope():
-            if not self.optimizer.built:
-                self.optimizer.build(variables)
-        if self.resume:
-            self._restore(done, epochs)
-        start = done or initial_epoch
+    def _fit(self, checkpoint):
+        c = self.config
+        model, variables = c.model, c.selection.variables
+        done, saved, stopped = self._restore(checkpoint)
+        start = c.epochs if stopped else (done or c.initial_epoch)
         history = keras.callbacks.History()
+        own = [checkpoint] if checkpoint else []
         callbacks = keras.callbacks.CallbackList(
-            [*self.user_callbacks, history], add_progbar=self.verbose != 0, model=model,
-            verbose=self.verbose, epochs=epochs, steps=self.batches.steps,
-            initial_epoch=start)
-        with _optimizer_on(model, self.optimizer), frozen_except(self.selection):
-            forward = self._cache() if cache_features else model
-            factor = (loss_factor(self.strategy, self.compiled_loss, forward,
-                                  lambda: self.batches.one_pass(start))
-                      if start < epochs else 1)  # nothing left to train: no probe
-            step = Step(variables, self.compiled_loss, self.optimizer, self.training, factor)
-            batch_spec = spec = self.batches.element_spec()
-            if self.strategy.num_replicas_in_sync > 1 or multi_worker(self.strategy):
-                spec = distribute(self.strategy, self.batches.one_pass(start)).element_spec
-            steps = compiled(self.selection, forward, step, self.raw_loss, self.metric_list,
-                             self.strategy, spec, batch_spec)
+            [*c.callbacks, *own, history], add_progbar=c.verbose != 0, model=model,
+            verbose=c.verbose, epochs=c.epochs, steps=self.batches.steps,
+            initial_epoch=min(start, c.epochs))
+        with _optimizer_on(model, c.optimizer), frozen_except(c.selection):
+            steps = self._compile(start) if start < c.epochs else None
             self.hooks = {kind: _uses_batch_hooks(callbacks.callbacks, kind)
                           for kind in _BATCH_HOOKS}
             model.stop_training = False
             # a first step that fails (a shape only the run sees) must change nothing
-            self.before = [(v, v.numpy()) for v in [*model.variables,
-                                                   *self.optimizer.variables]]
+            self.first = Snapshot([*model.variables, *c.optimizer.variables])
             callbacks.on_train_begin()
             for key, values in saved.items():  # restored epochs: History only
                 history.history[key] = list(values)
             history.epoch = list(range(len(saved.get("loss", []))))
             logs = None
-            for epoch in range(start, epochs):
+            for epoch in range(start, c.epochs):
                 epoch_logs = self._epoch(epoch, steps, callbacks)
                 if epoch_logs is None:  # a Dataset that ran dry: fit warns and stops
                     break
                 logs = epoch_logs
                 callbacks.on_epoch_end(epoch, logs)
-                if self.resume and not self.resume.save(epoch + 1, history.history):
-                    warnings.warn(
-                        f"Epoch {epoch + 1}: the loss or a weight is not finite (loss "
-                        f"{logs['loss']}). Training stopped, as TerminateOnNaN would, and no "
-                        "checkpoint was written: checkpoint_dir keeps "
-                        + (f"ckpt-{epoch}, the last finite one" if epoch else "no checkpoint")
-                        + ". Lower the learning rate, or check the data.", RuntimeWarning,
-                        stacklevel=3)
+                if model.stop_training:  # a callback, or the checkpoint's NaN rule
                     break
-                if model.stop_training:
-                    break
-            self.optimizer.finalize_variable_values(variables)
+            c.optimizer.finalize_variable_values(variables)
             callbacks.on_train_end(logs)
         return history
+
+    def _compile(self, start):
+        """The compiled steps of this run (cached features first, when asked)."""
+        c = self.config
+        forward = self._cache(c.epochs - start) if c.cache_features and start < c.epochs \
+            else c.model
+        factor = (loss_factor(c.strategy, c.loss, forward, lambda: self.batches.one_pass(start))
+                  if start < c.epochs else 1)  # nothing left to train: no probe
+        step = Step(c.selection.variables, c.loss, c.optimizer, c.training, factor,
+                    uncovered=compile_like.uncovered_outputs(c.loss_fn, c.model))
+        batch_spec = spec = self.batches.element_spec()
+        if self.distributed:
+            spec = distribute(c.strategy, self.batches.one_pass(start)).element_spec
+        return compiled(c, forward, step, spec, batch_spec)
 
     def _epoch(self, epoch, steps, callbacks):
         """One epoch: its batches, then validation; the epoch's logs, or None when the
         data ran out before the first batch of a later epoch."""
+        c = self.config
         steps.reset()
         callbacks.on_epoch_begin(epoch)
         total = count = 0.0
-        wrap = lambda dataset: distribute(self.strategy, dataset)
+        wrap = None if not self.distributed else (
+            lambda dataset: distribute(c.strategy, dataset))
         for i, batch in enumerate(self.batches.epoch(epoch, wrap)):
             if self.hooks["train"]:
                 callbacks.on_train_batch_begin(i)
-            try:
+            if self.first is not None:
+                try:  # the first step: nothing changed if it fails
+                    s, n, results = steps.train(*batch)
+                except BaseException:
+                    self.first.restore()  # the optimizer counted a step in graph order
+                    raise
+                self.first = None
+            else:
                 s, n, results = steps.train(*batch)
-            except Exception:
-                for v, value in self.before or ():  # nothing changed: the optimizer
-                    v.assign(value)               # counted a step in graph order
-                raise
-            self.before = None
             total, count = total + s, count + n
             if self.hooks["train"]:
                 callbacks.on_train_batch_end(i, {"loss": total / count, **results})
-            if self.selection.model.stop_training:
+            if c.model.stop_training:
                 break
         if float(count) == 0:
-            if self.before is not None:  # no step has run yet in this call
+            if self.first is not None:  # no step has run yet in this call
                 raise ValueError("`data` must yield at least one batch. Received: a Dataset "
                                  "that yielded none.")
-            warnings.warn(RAN_OUT, UserWarning, stacklevel=4)
+            warn(RAN_OUT)
             return None
         logs = {"loss": float(total / count), **steps.results()}
-        if self.validation is not None and _should_validate(epoch, self.validation_freq):
-            val = self._evaluate(epoch, steps, callbacks, wrap)
+        if self.validation is not None and _should_validate(epoch, c.validation_freq):
+            val = self._evaluate(steps, callbacks, wrap)
             logs.update({f"val_{k}": v for k, v in val.items()})
         return logs
 
-    def _evaluate(self, epoch, steps, callbacks, wrap):
+    def _evaluate(self, steps, callbacks, wrap):
         """``fit``'s validation pass: the test step over the validation batches."""
         steps.reset()
         callbacks.on_test_begin()
@@ -254,3 +238,4 @@ class Run:
         logs = {"loss": float(total / count), **steps.results()}
         callbacks.on_test_end(logs)
         return logs
+

@@ -13,8 +13,10 @@
   (Keras's own split); ``validation_data`` is ``(x, y)``, ``(x, y, sw)`` or a Dataset.
 """
 
+import hashlib
 import numbers
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -93,8 +95,27 @@ def unpack(data, sample_weight, class_weight):
         weights = _keras_internals.class_weight_to_sample_weights(
             y, {int(k): v for k, v in class_weight.items()})
     convert = tf.convert_to_tensor
-    return (tf.nest.map_structure(convert, x), tf.nest.map_structure(convert, y),
-            None if weights is None else tf.nest.map_structure(convert, weights))
+    x, y = tf.nest.map_structure(convert, x), tf.nest.map_structure(convert, y)
+    weights = None if weights is None else tf.nest.map_structure(convert, weights)
+    _check_weight_shape(weights, y)
+    return x, y, weights
+
+
+def _check_weight_shape(weights, y):
+    """Refuse sample weights whose shape cannot weight ``y``'s examples: after trailing
+    axes of size 1, their shape must start ``y``'s (``(n,)`` for ``y`` of ``(n,)`` or
+    ``(n, 10)``; ``(n, 1)`` too). Checked here, not in the middle of a step."""
+    if weights is None or tf.nest.is_nested(weights) or tf.nest.is_nested(y):
+        return
+    shape, target = list(weights.shape), list(y.shape)
+    while len(shape) > 1 and shape[-1] == 1:
+        shape.pop()
+    if shape != target[:len(shape)]:
+        raise ValueError(
+            "`sample_weight` must give one weight per example (shape (n,)), or per element "
+            f"of y (a shape that y's {tuple(target)} starts with). Received: sample_weight "
+            f"of shape {tuple(weights.shape)}. Reshape it, e.g. sample_weight.reshape(-1) "
+            "for one weight per example.")
 
 
 def check_class_weight(class_weight):
@@ -132,3 +153,57 @@ def prepare(data, sample_weight, class_weight, validation_data, validation_split
             (x, y, sw), validation_split)
         data, sample_weight = (x, y) if sw is None else (x, y, sw), None
     return unpack(data, sample_weight, class_weight), held_out
+
+
+def digest(data):
+    """What identifies the data, for a checkpoint to compare: for arrays the number of
+    examples and a digest of every value (``blake2b`` of x, y and the weights); for a
+    Dataset the number of batches (a Dataset is not read for it)."""
+    if isinstance(data, tf.data.Dataset):
+        return {"dataset batches": int(data.cardinality())}
+    h = hashlib.blake2b(digest_size=12)
+    for t in tf.nest.flatten(data):
+        if t is None:
+            continue
+        array = np.ascontiguousarray(t.numpy() if tf.is_tensor(t) else t)
+        h.update(f"{array.dtype.str}{array.shape}".encode())
+        h.update(repr(array.tolist()).encode() if array.dtype == object
+                 else memoryview(array).cast("B"))
+    return {"examples": int(tf.shape(tf.nest.flatten(data)[0])[0]),
+            "data values (digest)": h.hexdigest()}
+
+
+def _inputs(data):
+    """One batch's inputs: tensors, or the Dataset's specs."""
+    return data.element_spec[0] if isinstance(data, tf.data.Dataset) else data[0]
+
+
+def _spec(data):
+    """The inputs' shapes (without the batch axis) and dtypes, flat."""
+    return [(tuple(t.shape[1:]), t.dtype.name) for t in tf.nest.flatten(_inputs(data))]
+
+
+def check_fits(model, data, what, like=None):
+    """Refuse ``data`` whose inputs ``model`` cannot take, before the first step: the model
+    runs symbolically on one batch's spec (no data, no change). Inputs shaped ``like``
+    other data are not run again (the training run builds on those)."""
+    if like is not None and _spec(data) == _spec(like):
+        return
+    symbolic = tf.nest.map_structure(
+        lambda t: keras.KerasTensor([None, *t.shape[1:]], t.dtype.name), _inputs(data))
+    try:
+        _keras_internals.output_spec(model, symbolic, training=False)
+    except Exception as exc:  # noqa: BLE001 - any refusal of the model, in its own words
+        first = " ".join(str(exc).split())[:300]
+        shapes = ", ".join(str((None, *shape)) for shape, _ in _spec(data))
+        raise ValueError(
+            f"`{what}` does not fit the model: {type(exc).__name__}: {first}. Received: "
+            f"inputs of shape {shapes}; model '{model.name}' takes {_input_shapes(model)}. "
+            "Nothing was trained.") from None
+
+
+def _input_shapes(model):
+    inputs = getattr(model, "inputs", None)
+    if not inputs:
+        return "inputs of another shape"
+    return ", ".join(str(tuple(t.shape)) for t in tf.nest.flatten(inputs))

@@ -1,16 +1,15 @@
 """`fine_tune`: ``fit`` for a layer subset, around `fine_tune_step`'s one step.
 
-This file holds the function and its checks, all made before anything changes.
-The parts: ``fit``'s input rules (``inputs.py``), the loss and metrics taken as
-``compile`` takes them (``compile_like.py``), the epoch's batches (``batches.py``,
-shuffled by ``(seed, epoch)``), the compiled steps (``compiled.py``), the epochs
-with callbacks and validation (``epochs.py``), feature caching (``features.py``),
-checkpoints (``resume.py``) and ``tf.distribute`` strategies (``distribute.py``).
+A call is two moves: its arguments become one checked configuration
+(``config.py``: every check, before anything changes), and a :class:`Run` of it
+trains (``epochs.py``: the epochs with callbacks and validation, over
+``batches.py``, with the compiled steps of ``compiled.py``, cached features from
+``features.py``, ``tf.distribute`` from ``distribute.py``, and checkpoints from
+the ``BackupAndResume`` callback of ``checkpoint.py``).
 """
 
 from __future__ import annotations
 
-import numbers
 import os
 from collections.abc import Callable
 from typing import Any
@@ -18,20 +17,9 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tapelab.fine_tuning import compile_like, inputs
-from tapelab.fine_tuning.batches import Batches
-from tapelab.fine_tuning.checkpoint_dir import check_directory
-from tapelab.fine_tuning.distribute import check_strategy, checkpoint_write_dir
-from tapelab.fine_tuning.epochs import Run, check_callbacks, check_validation_freq
-from tapelab.fine_tuning.features import cached_split
-from tapelab.fine_tuning.resume import Resume
-from tapelab.fine_tuning.select import LayerSelection, resolve
-from tapelab.fine_tuning.step import check_optimizer
-
-
-def _check_int(value, name, low):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"`{name}` must be an integer >= {low}. Received: {name}={value!r}.")
+from tapelab.fine_tuning.config import RunConfig
+from tapelab.fine_tuning.epochs import Run
+from tapelab.fine_tuning.select import LayerSelection
 
 
 def fine_tune(model: keras.Model, layers: LayerSelection, data: Any,
@@ -56,10 +44,11 @@ def fine_tune(model: keras.Model, layers: LayerSelection, data: Any,
     and Keras ``fit`` with the other layers frozen.
 
     ``fit``'s keywords mean what they mean in ``fit`` (each tested against
-    ``fit`` in ``tests/test_loop_fit.py``): ``loss_fn``, ``optimizer`` and
+    ``fit`` in ``tests/fine_tuning/``): ``loss_fn``, ``optimizer`` and
     ``metrics`` are taken as ``compile`` takes them (names such as ``"mse"``,
     ``"adam"``, ``"accuracy"``; a plain loss function gets Keras's rank matching
-    and dtype cast); ``validation_data`` / ``validation_split`` /
+    and dtype cast; under a ``mixed_float16`` model a plain optimizer is wrapped
+    in a ``LossScaleOptimizer``, kept with it for later calls); ``validation_data`` / ``validation_split`` /
     ``validation_freq`` / ``validation_steps`` / ``validation_batch_size`` run a
     validation pass in inference mode, as ``model.evaluate`` does, into
     ``val_loss`` and ``val_<metric>``; ``callbacks`` run through a
@@ -75,16 +64,22 @@ def fine_tune(model: keras.Model, layers: LayerSelection, data: Any,
     5 KB per image). Random augmentation inside a Dataset is then applied once and
     frozen, not redrawn each epoch, and Dropout in the frozen part is off.
 
-    ``checkpoint_dir`` saves every variable of the model and the optimizer, the
+    ``checkpoint_dir`` adds a :class:`~tapelab.BackupAndResume` callback (after
+    ``callbacks``): it saves every variable of the model and the optimizer, the
     epoch and the history after each epoch (atomically, ``tf.train.CheckpointManager``);
     a later call with the same directory resumes after the last finished epoch,
-    with the same ``(seed, epoch)`` orders, so an interrupted run ends where an
+    with the same ``(seed, epoch)`` orders (and a Dataset stream read up to where
+    it was, with ``steps_per_epoch``), so an interrupted run ends where an
     uninterrupted one does. It refuses, before changing anything, a checkpoint
-    written for another model, selection, optimizer type or ``seed``,
-    ``batch_size`` or ``shuffle``; a damaged index or newest checkpoint resumes from
+    written for another model, selection, optimizer type, or any other setting
+    that changes the result (``loss_fn``, ``metrics``, ``class_weight``, the data's
+    values, ``seed``, ``batch_size``, ``shuffle``, ...: every field of the run's
+    configuration that says so); a damaged index or newest checkpoint resumes from
     the newest intact one, with a warning; one process writes a directory at a
-    time (a lock file); a non-finite loss or weight is never saved, and stops the
-    run with a warning (README, Reliability). With a
+    time (an OS lock, released when the process dies); a non-finite loss or
+    weight is never saved, and stops the run with a warning; a run that stopped
+    early (``EarlyStopping``) is recorded with its final weights, and calling it
+    again returns them without training on (README, Reliability). With a
     multi-worker strategy the chief writes ``checkpoint_dir`` (the other workers
     write private copies inside it), and every worker resumes from it: it must be
     on a file system they share.
@@ -147,49 +142,4 @@ def fine_tune(model: keras.Model, layers: LayerSelection, data: Any,
     >>> [round(v, 4) for v in h.history["loss"]]  # one step per epoch: as fine_tune_step
     [0.25, 0.09, 0.0324]
     """
-    selection = resolve(model, layers, stacklevel=3)
-    variables = selection.variables
-    optimizer = compile_like.optimizer(optimizer)
-    check_optimizer(optimizer, variables, model)
-    _check_int(epochs, "epochs", 0)  # 0: an empty History, as fit returns
-    batch_size = 32 if batch_size is None else batch_size  # fit's default
-    _check_int(batch_size, "batch_size", 1)
-    _check_int(seed, "seed", 0)
-    _check_int(initial_epoch, "initial_epoch", 0)
-    for name, value in (("steps_per_epoch", steps_per_epoch),
-                        ("validation_steps", validation_steps),
-                        ("validation_batch_size", validation_batch_size)):
-        if value is not None:
-            _check_int(value, name, 1)
-    verbose = 1 if verbose == "auto" else verbose
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"`verbose` must be 'auto', 0, 1 or 2. Received: verbose={verbose!r}.")
-    check_validation_freq(validation_freq)
-    callbacks = check_callbacks(callbacks)
-    compiled_loss = compile_like.loss(loss_fn, model)
-    compile_like.check_metrics(metrics)  # now; the metrics are built per compiled step
-    data, held_out = inputs.prepare(data, sample_weight, class_weight, validation_data,
-                                    validation_split)
-    batches = Batches(data, batch_size, shuffle, seed, steps_per_epoch)
-    validation = None if held_out is None else Batches(
-        held_out, validation_batch_size or batch_size, False, seed, validation_steps,
-        what="validation_data", restarts=True)
-    if cache_features:
-        cached_split(selection)  # refuses a selection that is not a head
-        if batches.infinite:
-            batches.cache(None)  # raises: an infinite Dataset cannot be cached
-    strategy = check_strategy(strategy, model, variables, optimizer)
-    resume = None
-    if checkpoint_dir is not None:  # every check before the first change
-        directory = check_directory(checkpoint_dir)
-        write_dir = check_directory(checkpoint_write_dir(strategy, directory))
-        with strategy.scope():
-            resume = Resume(directory, selection, optimizer, batches.settings(), write_dir)
-    try:
-        done, saved = resume.check() if resume else (0, {})
-        run = Run(selection, batches, validation, compiled_loss, loss_fn, metrics, optimizer,
-                  training, strategy, resume, callbacks, validation_freq, verbose)
-        return run.fit(done, saved, initial_epoch, epochs, cache_features)
-    finally:
-        if resume:
-            resume.close()
+    return Run(RunConfig.build(**locals())).fit()  # every argument, checked in one place

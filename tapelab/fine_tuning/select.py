@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import collections
 import numbers
-import warnings
 import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Union
 
 import tensorflow as tf
 
+from tapelab._user_warnings import warn
 from tapelab.fine_tuning.layer_tree import by_name, children, walk, within
 
 if TYPE_CHECKING:
@@ -207,15 +207,17 @@ class Selection:
 _WARNED = weakref.WeakKeyDictionary()  # model -> selections already warned about
 
 
-def _idle_reasons(idle, tree, paths):
+def _idle_reasons(idle, tree, paths, name_each=False):
     """Why the ``idle`` layers hold no trainable variable, one short sentence per cause:
-    no weights (counted by type), frozen by an ancestor (named, with the fix), or
-    frozen or non-trainable themselves (named)."""
+    no weights (counted by type, or each named with ``name_each``), frozen by an
+    ancestor (named, with the fix), or frozen or non-trainable themselves (named)."""
     by_path = {paths[id(layer)]: layer for layer in tree}
     weightless, by_ancestor, own = collections.Counter(), collections.defaultdict(list), []
+    named = []
     for layer in idle:
         if not layer.weights:
             weightless[type(layer).__name__] += 1
+            named.append(_layer_label(layer))
             continue
         parts = paths[id(layer)].split("/")
         frozen = [by_path["/".join(parts[:i])] for i in range(1, len(parts))
@@ -226,10 +228,14 @@ def _idle_reasons(idle, tree, paths):
             own.append(layer)
     reasons = []
     if weightless:
-        kinds = ", ".join(f"{name} x{n}" if n > 1 else name
-                          for name, n in weightless.most_common())
         count = sum(weightless.values())
-        reasons.append(f"{count} {'has' if count == 1 else 'have'} no weights ({kinds}).")
+        if name_each:
+            shown = ", ".join(named[:5]) + (f" and {count - 5} more" if count > 5 else "")
+            reasons.append(f"{count} {'has' if count == 1 else 'have'} no weights: {shown}.")
+        else:
+            kinds = ", ".join(f"{name} x{n}" if n > 1 else name
+                              for name, n in weightless.most_common())
+            reasons.append(f"{count} {'has' if count == 1 else 'have'} no weights ({kinds}).")
     for name, layers in by_ancestor.items():
         reasons.append(
             f"{len(layers)} {'is' if len(layers) == 1 else 'are'} frozen because the layer "
@@ -243,12 +249,11 @@ def _idle_reasons(idle, tree, paths):
 
 
 @tf.autograph.experimental.do_not_convert  # plain Python, also when called in a trace
-def resolve(model, layers, stacklevel=3):
+def resolve(model, layers):
     """Resolve ``layers`` once into a :class:`Selection`; what the public helpers share.
 
     Raises before any change: an unbuilt model, a selection with no trainable
-    variable. ``stacklevel`` makes a :class:`SelectionWarning` point at the
-    user's line: 3 when the caller of ``resolve`` is the function the user called.
+    variable. A :class:`SelectionWarning` points at the user's line.
     """
     selected, tree, paths = _choose(model, layers)
     check_built(model, selected)
@@ -261,18 +266,18 @@ def resolve(model, layers, stacklevel=3):
             if id(v) not in seen:  # a weight shared by two layers counts once
                 seen.add(id(v))
                 variables.append(v)
-    reasons = _idle_reasons(idle, tree, paths)
     if not variables:
         raise ValueError(
             "`layers` selects no trainable variable, so there is nothing to train: "
-            + " ".join(reasons) + " Select layers with weights (e.g. Dense, Conv2D) and "
-            "set layer.trainable = True on those you want to train.")
+            + " ".join(_idle_reasons(idle, tree, paths, name_each=True))
+            + " Select layers with weights (e.g. Dense, Conv2D) and set "
+            "layer.trainable = True on those you want to train.")
+    reasons = _idle_reasons(idle, tree, paths)
     key = tuple(id(layer) for layer in selected)
     if idle and key not in _WARNED.setdefault(model, set()):
         _WARNED[model].add(key)  # once per selection of this model
-        warnings.warn(f"{len(idle)} of the {len(selected)} selected layers are skipped: "
-                      + " ".join(reasons), SelectionWarning,
-                      stacklevel=stacklevel + 1)  # + do_not_convert's wrapper
+        warn(f"{len(idle)} of the {len(selected)} selected layers are skipped: "
+             + " ".join(reasons), SelectionWarning)
     return Selection(model, selected, variables, tree, paths)
 
 
@@ -296,4 +301,4 @@ def trainable_variables(model: keras.Model, layers: LayerSelection) -> list[kera
     >>> [v.path for v in trainable_variables(m, slice(-1, None))]
     ['m/b/kernel', 'm/b/bias']
     """
-    return resolve(model, layers, stacklevel=3).variables
+    return resolve(model, layers).variables

@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from tapelab import _keras_internals
 from tapelab.fine_tuning import compile_like
 from tapelab.fine_tuning.distribute import replica_share
 from tapelab.fine_tuning.select import LayerSelection, resolve
+from tapelab.fine_tuning.undo import undo_on_failure
 from tapelab.watching import tape
 
 
@@ -136,14 +136,16 @@ def fine_tune_step(model: keras.Model, layers: LayerSelection, loss_fn: Callable
     layer with ``trainable=False`` (a BatchNormalization there runs in
     inference mode); the selected layers run with ``training``. The loss is
     ``loss_fn(y, model(x))`` plus the selected layers' regularisation losses,
-    scaled by ``optimizer.scale_loss`` (mixed precision); all gradients go to
-    ONE ``apply_gradients`` call. The tape watches only the selected variables,
+    scaled by ``optimizer.scale_loss`` (mixed precision: under a
+    ``mixed_float16`` model a plain optimizer is wrapped in a
+    ``LossScaleOptimizer``, as ``compile`` wraps it); all gradients go to ONE
+    ``apply_gradients`` call. The tape watches only the selected variables,
     so the layers below them are not recorded: a head-only step costs about one
     forward pass. Afterwards every ``trainable`` flag is as it was, and every
     weight outside the selection is bit-identical (random-seed counters, which
     are not weights, advance as in ``fit``). Bad input raises before anything
     changes. One step equals ``fit`` on the same batch, with the other layers
-    frozen (``tests/test_step_fit.py``).
+    frozen (``tests/fine_tuning/test_step_fit.py``).
 
     Args:
       model: a built Keras model.
@@ -169,18 +171,22 @@ def fine_tune_step(model: keras.Model, layers: LayerSelection, loss_fn: Callable
     >>> [round(v, 4) for v in losses]  # loss (w + b)**2; w, b <- w, b - 0.1 * 2(w + b)
     [0.25, 0.09, 0.0324]
     """
-    selection = resolve(model, layers, stacklevel=3)
+    selection = resolve(model, layers)
+    if isinstance(optimizer, str):
+        raise TypeError(
+            "`optimizer` must be a Keras 3 optimizer object for fine_tune_step, e.g. "
+            "keras.optimizers.SGD(0.01): a name would make a new optimizer at every step "
+            f"and lose its state (momentum, step count). Received: str {optimizer!r}. "
+            "Create it once and pass it to every step (fine_tune takes names).")
+    optimizer = compile_like.loss_scaled(optimizer, model)
     check_optimizer(optimizer, selection.variables, model)
+    step = Step(selection.variables, compile_like.loss(loss_fn, model), optimizer, training,
+                uncovered=compile_like.uncovered_outputs(loss_fn, model))
+    # what the forward pass may write, put back if the step fails (eagerly: a trace
+    # cannot read values)
     state = _writable_state(selection) if tf.executing_eagerly() else []
-    saved = [np.array(v.numpy(), copy=True) for v in state]
-    try:
-        with frozen_except(selection):
-            return train_step(model, Step(selection.variables, compile_like.loss(loss_fn, model),
-                                          optimizer, training), x, y)
-    except BaseException:
-        for v, value in zip(state, saved):  # undo what the forward pass wrote
-            v.assign(value)
-        raise
+    with undo_on_failure(state), frozen_except(selection):
+        return train_step(model, step, x, y)
 
 
 @dataclass(frozen=True)
@@ -189,7 +195,8 @@ class Step:
 
     Attributes:
       variables: the selected variables: the only ones watched and updated.
-      loss_fn: ``loss_fn(y_true, y_pred)``.
+      loss_fn: ``loss_fn(y_true, y_pred, sample_weight)``
+        (:func:`tapelab.fine_tuning.compile_like.loss`).
       optimizer: the Keras optimizer; one ``apply_gradients`` call per step.
       training: the mode of the selected layers.
       loss_factor: multiplies ``loss_fn``'s value: under a strategy, Keras ``Loss``
@@ -197,6 +204,8 @@ class Step:
         (:func:`tapelab.fine_tuning.distribute.loss_factor`).
       metrics: Keras's ``CompileMetrics`` (built), updated with each batch's
         predictions before the update, as ``fit`` does; or None.
+      uncovered: the model's outputs that ``loss_fn`` gives no loss (a dict that
+        leaves one out), named when a selected variable gets no gradient.
     """
 
     variables: list
@@ -205,36 +214,60 @@ class Step:
     training: bool = True
     loss_factor: int = 1
     metrics: object = None
+    uncovered: tuple = ()
+
+
+def batch_loss(forward, step, x, y, sample_weight, training):
+    """THE loss of one batch: what the training step differentiates and the test step
+    reports, so ``val_loss`` is ``loss`` on other data.
+
+    ``forward`` maps the batch to predictions and holds the regularisers
+    (``forward.losses``): the model, or its head on cached features.
+
+    Returns:
+      ``(y_pred, loss)``: the loss is ``step.loss_fn``'s (compile's rules), Keras's
+      division by the number of replicas undone, plus the regularisation losses.
+    """
+    y_pred = forward(x, training=training)
+    loss = step.loss_fn(y, y_pred, sample_weight)
+    check_loss(loss)
+    if step.loss_factor != 1:  # undo Keras's 1/replicas
+        loss = loss * tf.cast(step.loss_factor, loss.dtype)
+    return y_pred, total_loss(forward, loss)
 
 
 def train_step(forward, step, x, y, sample_weight=None):
     """THE step, shared by ``fine_tune_step`` (eager) and ``fine_tune`` (compiled).
 
     Call it with the model already frozen outside the selection
-    (:func:`frozen_except`). ``forward`` maps the batch to predictions and holds
-    the regularisers (``forward.losses``): the model, or its head on cached
-    features. ``step`` is a :class:`Step`; its ``loss_fn`` takes ``(y_true,
-    y_pred, sample_weight)`` (:func:`tapelab.fine_tuning.compile_like.loss`).
-    Returns the unscaled loss, before the update.
+    (:func:`frozen_except`). ``step`` is a :class:`Step`. Returns the unscaled
+    loss, before the update.
     """
     variables, optimizer = step.variables, step.optimizer
     with tape(watch=variables, only_watched=True) as t:
-        y_pred = forward(x, training=step.training)
-        loss = step.loss_fn(y, y_pred, sample_weight)
-        check_loss(loss)
-        if step.loss_factor != 1:  # undo Keras's 1/replicas
-            loss = loss * tf.cast(step.loss_factor, loss.dtype)
-        loss = total_loss(forward, loss)
+        y_pred, loss = batch_loss(forward, step, x, y, sample_weight, step.training)
         scaled = optimizer.scale_loss(replica_share(loss, x))
     grads = t.gradient(scaled, variables)
     missing = [v.path for v, g in zip(variables, grads) if g is None]
     if missing:
+        hint = (f" The loss gives no loss to output(s) {', '.join(map(repr, step.uncovered))} "
+                "(loss_fn has no entry for them): if these variables only feed those, add "
+                "a loss for them to loss_fn." if step.uncovered else "")
         raise ValueError(
             "The loss does not depend on these selected variables, so they got no "
-            f"gradient: {', '.join(missing)}. Nothing was updated. Check that the "
+            f"gradient: {', '.join(missing)}. Nothing was updated.{hint} Check that the "
             "selected layers are used in model(x), or leave them out of `layers`."
         )
     optimizer.apply_gradients(zip(grads, variables))  # ONE call, flat list
+    if step.metrics is not None:
+        step.metrics.update_state(y, y_pred, sample_weight)
+    return loss
+
+
+def test_step(forward, step, x, y, sample_weight=None):
+    """``fit``'s test step: the same :func:`batch_loss` in inference mode, and the
+    metrics; no gradient, no update."""
+    y_pred, loss = batch_loss(forward, step, x, y, sample_weight, training=False)
     if step.metrics is not None:
         step.metrics.update_state(y, y_pred, sample_weight)
     return loss

@@ -161,6 +161,22 @@ def test_mixed_float16_with_loss_scale_optimizer_equals_fit(mixed_precision):
     assert moved.max() > 1e-3
 
 
+def tiny(y_true, y_pred):
+    """A loss whose float16 gradients underflow to 0 unless the loss is scaled first."""
+    return LOSS(y_true, y_pred) * 1e-6
+
+
+def test_mixed_float16_with_a_plain_optimizer_is_loss_scaled_as_compile_does(mixed_precision):
+    """compile wraps a plain optimizer in LossScaleOptimizer under mixed_float16; the step
+    did not, so small float16 gradients underflowed and the head did not move at all."""
+    model, _ = run_both(lambda: mlp(drop_seed=2), SELECTED, frozen_body,
+                        lambda: keras.optimizers.SGD(3e4), steps=2, loss=tiny,
+                        tolerance=FLOAT16)
+    fresh = mlp(drop_seed=2)
+    moved = np.abs(model.get_layer("head").kernel.numpy() - fresh.get_layer("head").kernel.numpy())
+    assert moved.max() > 1e-3  # fit's update, not an underflowed 0
+
+
 @pytest.mark.slow  # MobileNetV2
 def test_mobilenetv2_tail_with_batchnorm_in_and_out_equals_fit():
     """The issue's own case: slice(-6, None) holds Conv_1_bn; the body has 50 more."""

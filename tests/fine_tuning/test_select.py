@@ -71,9 +71,18 @@ def test_empty_selection():
 def test_no_trainable_variable_says_why_for_each_layer():
     m = small_model()
     m.get_layer("neck").trainable = False
-    with pytest.raises(ValueError, match=r"1 has no weights \(Dropout\)\. 'neck' \(Dense\) "
-                                         r"has trainable=False\. Select layers with weights"):
+    with pytest.raises(ValueError, match=r"1 has no weights: 'drop' \(Dropout\)\. 'neck' "
+                                         r"\(Dense\) has trainable=False\. Select layers with "
+                                         r"weights"):
         trainable_variables(m, ["drop", "neck"])
+
+
+def test_a_weightless_layer_selected_by_name_is_named_in_the_error():
+    """It said "1 has no weights (Flatten)": name the layer the user selected."""
+    m = keras.Sequential([keras.Input((2, 2)), keras.layers.Flatten(name="noweights"),
+                          keras.layers.Dense(1, name="out")])
+    with pytest.raises(ValueError, match=r"1 has no weights: 'noweights' \(Flatten\)\."):
+        trainable_variables(m, ["noweights"])
 
 
 def test_weightless_layers_in_a_valid_selection_are_reported():

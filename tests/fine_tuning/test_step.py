@@ -276,3 +276,20 @@ def test_optimizer_from_another_model_says_another_model():
                                          r"model 'small'\. Create a new optimizer for this model"):
         fine_tune_step(other, ["head"], LOSS, x, y, opt)
     assert all(v.tobytes() == before[p].tobytes() for p, v in snapshot(other.weights).items())
+
+
+def test_a_loss_dict_that_leaves_out_an_output_names_that_output():
+    """{"a": "mse"} for outputs a and b said only "check that the selected layers are used"."""
+    inp = keras.Input((4,))
+    shared = keras.layers.Dense(3, name="shared")(inp)
+    m = keras.Model(inp, {"a": keras.layers.Dense(1, name="a")(shared),
+                          "b": keras.layers.Dense(1, name="b")(shared)})
+    x = np.ones((8, 4), "float32")
+    y = {"a": np.zeros((8, 1), "float32"), "b": np.zeros((8, 1), "float32")}
+    opt = keras.optimizers.SGD(0.1)
+    before = [v.numpy().copy() for v in m.variables]
+    with pytest.raises(ValueError, match=r"no gradient: b/kernel, b/bias\. Nothing was updated\. "
+                                         r"The loss gives no loss to output\(s\) 'b' \(loss_fn "
+                                         r"has no entry for them\)"):
+        fine_tune_step(m, ["a", "b"], {"a": "mse"}, x, y, opt)
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, m.variables))

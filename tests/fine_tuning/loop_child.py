@@ -1,6 +1,7 @@
-"""Child processes for test_fine_tune_processes.py (run as a script, never imported by pytest).
+"""Child processes for tests/fine_tuning (run as a script; pytest only imports it).
 
-    python loop_child.py resume CKPT_DIR OUT.npz [KILL_AT_STEP]
+    python loop_child.py resume CKPT_DIR OUT.npz [KILL_AT_STEP]   fine_tune, checkpoint_dir
+    python loop_child.py fit CKPT_DIR OUT.npz [KILL_AT_STEP]      fit + BackupAndResume
     python loop_child.py mirrored OUT.json
 """
 
@@ -45,26 +46,50 @@ def model(dropout=0.3):
     ])
 
 
+class KillAt(keras.callbacks.Callback):
+    """Say KILL-ME at training step ``step`` (counting from 1), then wait to be killed."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step, self.seen = step, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        if self.seen == self.step:
+            print("KILL-ME", flush=True)
+            time.sleep(120)
+
+
 def resume(directory, out, kill_at=None):
-    """4 epochs of 4 steps; with kill_at, wait to be killed at that step (counting from 1)."""
-    loss_fn = LOSS
-    if kill_at is not None:
-        steps = [0]
+    """fine_tune, 4 epochs of 4 steps; with kill_at, wait to be killed at that step."""
+    steps = [0]
 
-        def hook():
-            steps[0] += 1
-            if steps[0] == kill_at:
-                print("KILL-ME", flush=True)
-                time.sleep(120)
-            return np.float32(0)
+    def hook():
+        steps[0] += 1
+        if steps[0] == kill_at:
+            print("KILL-ME", flush=True)
+            time.sleep(120)
+        return np.float32(0)
 
-        def loss_fn(y_true, y_pred):
-            return LOSS(y_true, y_pred) + tf.reshape(tf.py_function(hook, [], tf.float32), [])
+    def loss_fn(y_true, y_pred):  # the same function in every run: a checkpoint compares it
+        return LOSS(y_true, y_pred) + tf.reshape(tf.py_function(hook, [], tf.float32), [])
 
     m = model()
     history = tapelab.fine_tune(m, HEAD, data(), loss_fn, keras.optimizers.Adam(0.01),
                                 epochs=4, batch_size=16, checkpoint_dir=directory, verbose=0)
     np.savez(out, *[v.numpy() for v in m.variables], loss=np.array(history.history["loss"]))
+
+
+def fit(directory, out, kill_at=None):
+    """Keras fit with tapelab.BackupAndResume, 4 epochs of 4 steps, Dropout and Adam."""
+    m = model()
+    m.compile(keras.optimizers.Adam(0.01), LOSS)
+    x, y = data()
+    callbacks = [KillAt(kill_at)] if kill_at is not None else []
+    history = m.fit(x, y, epochs=4, batch_size=16, shuffle=False, verbose=0,
+                    callbacks=[*callbacks, tapelab.BackupAndResume(directory)])
+    np.savez(out, *[v.numpy() for v in m.variables], *[v.numpy() for v in m.optimizer.variables],
+             epochs=np.array(history.epoch), loss=np.array(history.history["loss"]))
 
 
 def mirrored(out):
@@ -142,7 +167,8 @@ def mirrored(out):
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "resume":
-        resume(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else None)
+    if sys.argv[1] in ("resume", "fit"):
+        run = resume if sys.argv[1] == "resume" else fit
+        run(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else None)
     else:
         mirrored(sys.argv[2])
