@@ -56,6 +56,12 @@ def optimizer_strategy(optimizer, default):
     return getattr(optimizer, "_distribution_strategy", default)
 
 
+def learning_rate_object(optimizer):
+    """What an optimizer was given as its learning rate (a number, a variable or a
+    schedule): reads ``Optimizer._learning_rate``."""
+    return getattr(optimizer, "_learning_rate", None)
+
+
 def in_multi_worker_mode(strategy):
     """Whether ``strategy`` spans several worker processes: reads
     ``StrategyExtended._in_multi_worker_mode`` (MultiWorkerMirroredStrategy)."""
@@ -164,6 +170,7 @@ def examples():
         ("_trainable_variables_indices", optimizer),
         ("_var_key", optimizer),
         ("_distribution_strategy", optimizer),
+        ("_learning_rate", optimizer),
         ("_in_multi_worker_mode", mirrored.extended),
         ("_initial_epoch", functional),
         ("_as_serialized_graph", tf.data.Dataset.range(1)),
@@ -171,5 +178,5 @@ def examples():
 
 
 ATTRIBUTES = ("_flatten_layers", "_functional", "_nodes_by_depth",
-              "_trainable_variables_indices", "_var_key", "_distribution_strategy",
+              "_trainable_variables_indices", "_var_key", "_distribution_strategy", "_learning_rate",
               "_in_multi_worker_mode", "_initial_epoch", "_as_serialized_graph")

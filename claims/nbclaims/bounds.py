@@ -9,16 +9,15 @@ its own digits, so the stored output, and any claim on it, stops matching.
 
 
 def _shown(bound):
-    """``bound`` as written in code: ``1e-6`` (not ``1e-06``), ``0.15``, ``2.5e-3``."""
+    """``bound`` as short as it is exact: ``1e-6`` (not ``1e-06``) for a one-digit
+    mantissa, else its shortest repr (``0.15``, ``2.5e-05`` as ``2.5e-5``)."""
+    mantissa, exponent = f"{bound:.0e}".split("e")
+    if float(f"{mantissa}e{exponent}") == float(bound):
+        return f"{mantissa}e{int(exponent)}"
     text = repr(float(bound))
-    if float(bound).is_integer() and abs(bound) < 1e16:
-        return str(int(bound))
     if "e" in text:
         mantissa, exponent = text.split("e")
-        mantissa = mantissa.removesuffix(".0")
         text = f"{mantissa}e{int(exponent)}"
-    elif abs(bound) < 1e-4 or abs(bound) >= 1e16:
-        text = f"{bound:g}"
     return text
 
 

@@ -11,7 +11,7 @@ from one stream that goes on across epochs; an epoch that reaches the end of
 the data stops there (with ``fit``'s warning) and the next one starts the data
 again (for arrays, in the next order). An infinite Dataset needs
 ``steps_per_epoch``; without it ``fit`` would run forever, ``fine_tune`` refuses.
-A Dataset stream's position (:meth:`Batches.progress`) goes into each
+A Dataset stream's position (:meth:`Batches.data_position`) goes into each
 checkpoint, and a resumed run reads the stream up to it, so it sees the
 batches an uninterrupted run would.
 """
@@ -109,11 +109,11 @@ class Batches:
                 raise ValueError(f"`{what}` must yield at least one batch. Received: an "
                                  "empty Dataset.")
             if card == tf.data.INFINITE_CARDINALITY and steps_per_epoch is None:
+                steps = "validation_steps" if restarts else "steps_per_epoch"
                 raise ValueError(
-                    f"`steps_per_epoch` must be given for an infinite `{what}` Dataset "
-                    "(one made with .repeat()), or an epoch never ends. Received: "
-                    "steps_per_epoch=None. Pass steps_per_epoch=<batches per epoch>, or "
-                    "drop .repeat().")
+                    f"`{steps}` must be given for an infinite `{what}` Dataset (one made "
+                    f"with .repeat()), or a pass over it never ends. Received: {steps}=None. "
+                    f"Pass {steps}=<batches per pass>, or drop .repeat().")
             self.batches = card if card > 0 else None  # one pass over the data
             self.parts = len(data.element_spec)
         else:
@@ -129,18 +129,13 @@ class Batches:
         self._stream = None
 
     @property
-    def infinite(self):
-        return self.dataset is not None and int(
-            self.dataset.cardinality()) == tf.data.INFINITE_CARDINALITY
-
-    @property
     def streams(self):
         """Whether epochs read one stream of a Dataset (``steps_per_epoch``)."""
         return self.dataset is not None and self.steps_per_epoch is not None
 
     # ------------------------------------------------------------ resuming a stream
 
-    def progress(self):
+    def data_position(self):
         """Where a Dataset stream is, for a checkpoint: ``{"passes", "position"}``, or
         ``{}`` when epochs do not share a stream (arrays: the epoch fixes it)."""
         if not self.streams:
@@ -150,10 +145,10 @@ class Batches:
                     "position": self._origin["position"] + self._taken}
         return {"passes": self._passes, "position": self._stream[1] if self._stream else 0}
 
-    def resume(self, progress):
-        """Start the stream where a checkpoint's :meth:`progress` says it was."""
-        if self.streams and progress:
-            self._resume = (int(progress["passes"]), int(progress["position"]))
+    def resume(self, position):
+        """Start the stream where a checkpoint's :meth:`data_position` says it was."""
+        if self.streams and position:
+            self._resume = (int(position["passes"]), int(position["position"]))
 
     def _start_stream(self, wrap):
         """A new stream; after a resume, read up to the checkpoint's position first, pass by
@@ -195,13 +190,17 @@ class Batches:
             self.arrays = (feats, *rest)
             return nbytes(feats)
         self._warn_if_drawn_anew()
-        source, window = iter(self.dataset), None
+        window = None
         if self.steps_per_epoch is not None and self.batches is None:  # infinite, or unsized
             window = self.steps_per_epoch * (1 if self.restarts else max(epochs_left, 1))
-            if not self.restarts:  # the window starts where the (resumed) stream is
-                self._stream = self._start_stream(lambda d: d)
-                self._origin = {"passes": self._passes, "position": self._stream[1]}
-                source = self._stream[0]
+        if window is not None and not self.restarts:
+            # the window starts where the (resumed) stream is, and is that stream: no
+            # other iterator first (a reshuffling Dataset would move on to its next order)
+            self._stream = self._start_stream(lambda d: d)
+            self._origin = {"passes": self._passes, "position": self._stream[1]}
+            source = self._stream[0]
+        else:
+            source = iter(self.dataset)
         cached, size = [], 0
         for x, *rest in source:  # streamed: x is dropped after its features
             feats = _tuples(run(x))

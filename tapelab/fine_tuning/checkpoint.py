@@ -16,12 +16,17 @@ and for ``fine_tune`` (which adds it for ``checkpoint_dir``):
 - a run that stopped early (``EarlyStopping``, ``model.stop_training``) is
   recorded with its final weights (``restore_best_weights`` included), so
   running it again returns that result instead of training on.
+
+The files themselves (the lock, the scan for damage, the signature a checkpoint
+must match) are in ``checkpoint_files.py``.
 """
 
 import hashlib
 import json
 import math
+import numbers
 import os
+import threading
 
 import keras
 import numpy as np
@@ -30,6 +35,7 @@ import tensorflow as tf
 from tapelab import _keras_internals
 from tapelab._user_warnings import warn
 from tapelab.fine_tuning import checkpoint_files
+from tapelab.fine_tuning.compile_like import describe
 from tapelab.fine_tuning.distribute import checkpoint_write_dir as _write_dir
 from tapelab.fine_tuning.undo import undo_on_failure
 
@@ -39,19 +45,20 @@ _CONFIG_KEY = "config/.ATTRIBUTES/VARIABLE_VALUE"
 
 class Restored:
     """What a checkpoint holds besides the variables: the epochs done, the history, how
-    the run ended ("running", "stopped" or "finished") and the loop's progress."""
+    the run ended ("running" or "stopped") and where its data stream was."""
 
     def __init__(self, state):
         self.epochs = int(state["epochs"])
         self.history = state["history"]
         self.status = state["status"]
-        self.progress = state.get("progress") or {}
+        self.data_position = state.get("data_position") or {}
 
 
 def _learning_rate(optimizer):
     """The optimizer's learning rate as a float, or None when it follows a schedule."""
-    value = getattr(optimizer, "inner_optimizer", optimizer).get_config().get("learning_rate")
-    if not isinstance(value, (int, float)):
+    rate = _keras_internals.learning_rate_object(getattr(optimizer, "inner_optimizer",
+                                                         optimizer))
+    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) or rate is None:
         return None
     rate = optimizer.learning_rate
     return float(tf.convert_to_tensor(getattr(rate, "value", rate)))  # a mirrored one too
@@ -64,6 +71,32 @@ def _digest(variables):
     return h.hexdigest()
 
 
+def _plain(value):
+    """A log value as JSON: a number, or a list for a metric that gives a vector."""
+    value = np.asarray(value)
+    return float(value) if value.ndim == 0 else value.tolist()
+
+
+def _finite_floats(variables):
+    return [v for v in variables if tf.as_dtype(v.dtype).is_floating
+            and bool(tf.reduce_all(tf.math.is_finite(v)))]
+
+
+# write folder -> (its Lock, the thread that took it, whether fine_tune holds it)
+_HOLDERS = {}
+
+
+def _free_after_a_failed_fit(folder):
+    """Release this process's lock on ``folder`` when a ``fit`` in this very thread took
+    it: that ``fit`` raised before ``on_train_end`` (a notebook cell that stopped, say),
+    since this thread is here and not inside it. A lock of another thread is another
+    run's, and stays; ``fine_tune`` releases its own in a ``finally``."""
+    lock, thread, by_fine_tune = _HOLDERS.get(folder, (None, None, True))
+    if lock is not None and not by_fine_tune and thread == threading.get_ident():
+        lock.release()
+        del _HOLDERS[folder]
+
+
 class BackupAndResume(keras.callbacks.Callback):
     """Save the whole training state after each epoch; resume exactly after a restart.
 
@@ -71,11 +104,15 @@ class BackupAndResume(keras.callbacks.Callback):
     it records are the ones that callback restores). Called again with the same
     directory, ``fit`` restores the newest intact checkpoint and goes on after
     its last finished epoch; a run that stopped early is not trained further
-    (its final weights are restored). Use a new directory for a new run.
+    (its final weights are restored). Use a new directory for a new run. The
+    model must be built before ``fit`` (as for Keras's ``BackupAndRestore``),
+    and the compiled loss is compared on resume, with ``settings``. With
+    ``fit``, a Dataset with ``steps_per_epoch`` starts its stream again on
+    resume (``fine_tune`` resumes it where it was).
 
     Args:
       directory: the checkpoint directory, created if needed; one run writes it at a time.
-      settings: optional JSON-serialisable values that must be equal to resume
+      settings: optional JSON values (no NaN) that must be equal to resume
         (``{"batch_size": 32}``); a checkpoint written with others is refused.
       max_to_keep: how many checkpoints to keep (at least 2: one to resume
         from, one in case it turns out damaged).
@@ -95,37 +132,38 @@ class BackupAndResume(keras.callbacks.Callback):
 
     def __init__(self, directory, *, settings=None, max_to_keep=2):
         super().__init__()
-        self._argument = "directory"
+        self._argument = "directory"  # the name of the directory in messages
         self.directory = checkpoint_files.check_directory(directory, self._argument)
-        if settings is not None:
-            try:
-                settings = json.loads(json.dumps(settings))
-            except (TypeError, ValueError) as e:
-                raise TypeError("`settings` must be a JSON-serialisable dict. Received: "
-                                f"settings={settings!r} ({e}).") from None
-            if not isinstance(settings, dict):
-                raise TypeError(f"`settings` must be a dict. Received: settings={settings!r}.")
-        self.settings = settings or {}
-        if isinstance(max_to_keep, bool) or not isinstance(max_to_keep, int) or max_to_keep < 2:
+        try:
+            settings = json.loads(json.dumps({} if settings is None else settings,
+                                              allow_nan=False))
+        except (TypeError, ValueError) as e:
+            raise TypeError("`settings` must be a dict of JSON values (numbers, strings, "
+                            f"lists, dicts; no NaN). Received: settings={settings!r} "
+                            f"({e}).") from None
+        if not isinstance(settings, dict):
+            raise TypeError(f"`settings` must be a dict. Received: settings={settings!r}.")
+        self.settings = settings
+        if isinstance(max_to_keep, bool) or not isinstance(max_to_keep, numbers.Integral) \
+                or max_to_keep < 2:
             raise ValueError("`max_to_keep` must be an integer >= 2 (one checkpoint to "
                              "resume from, one in case it is damaged). Received: "
                              f"max_to_keep={max_to_keep!r}.")
-        self.max_to_keep = max_to_keep
-        self.write_dir = self.directory  # a non-chief worker writes a private copy
+        self.max_to_keep = int(max_to_keep)
+        self.write_dir = None  # this process's folder: a non-chief worker has its own
         self.restored = None  # a Restored, once checked; None for a fresh directory
         self.rate_setters = None  # fine_tune: the callbacks that set the learning rate
-        self.progress = None  # fine_tune: a function giving the loop's progress to save
-        self._checked = self._opened = False
+        self.data_position = None  # fine_tune: a function giving its stream's position
+        self._checked = self._opened = self._fine_tune = False
         self._lock = None
-        self._fit = False  # driven by fit: on_train_begin checks and restores
 
-    def configure_for_fine_tune(self, write_dir, rate_setters):
+    def configure_for_fine_tune(self, write_dir, rate_setters, data_position):
         """What ``fine_tune`` knows that ``fit`` does not tell a callback: where this
-        process writes (a non-chief worker: a folder of its own, checked now), and
-        which of the run's callbacks set the learning rate (named in a warning)."""
-        self._argument = "checkpoint_dir"
+        process writes (a non-chief worker: a folder of its own), which of the run's
+        callbacks set the learning rate, and its data stream's position."""
+        self._argument, self._fine_tune = "checkpoint_dir", True
         self.write_dir = checkpoint_files.check_directory(write_dir, self._argument)
-        self.rate_setters = list(rate_setters)
+        self.rate_setters, self.data_position = list(rate_setters), data_position
 
     # ------------------------------------------------------------ finding and checking
 
@@ -149,14 +187,18 @@ class BackupAndResume(keras.callbacks.Callback):
         """
         if self._checked:
             return self.restored
-        self._lock = checkpoint_files.Lock(self.write_dir)
+        self.write_dir = self.write_dir or self.directory
+        folder = os.path.realpath(self.write_dir)
+        _free_after_a_failed_fit(folder)
+        self._lock = checkpoint_files.Lock(self.write_dir, self._argument)
         self._lock.acquire()
+        _HOLDERS[folder] = (self._lock, threading.get_ident(), self._fine_tune)
         try:
             self.config = checkpoint_files.signature(model, optimizer, variables, self.settings)
             self._model, self._optimizer, self._variables = model, optimizer, list(variables)
             self._check()
         except BaseException:
-            self._lock.release()
+            self.release()
             raise
         self._checked = True
         return self.restored
@@ -181,7 +223,7 @@ class BackupAndResume(keras.callbacks.Callback):
                 "overwritten. Move them away to start again, or restore them from a backup.")
         notes = [f"{name} is damaged ({why}), moved aside as {name}.*.damaged-N"
                  for name, why in self.damaged.items()]
-        index = self._index_note()
+        index = checkpoint_files.index_note(self.directory, self.path, self.damaged)
         if index:
             notes.append(index)
         if notes:
@@ -198,21 +240,8 @@ class BackupAndResume(keras.callbacks.Callback):
         why = checkpoint_files.first_difference(saved, self.config, self._model)
         if why:
             self._refuse(self.path, why)
+        self._saved_config = saved
         self.restored = Restored(state)
-
-    def _index_note(self):
-        """What is wrong with the ``checkpoint`` index, in words, or None."""
-        if not os.path.exists(os.path.join(self.directory, "checkpoint")):
-            return "its index file 'checkpoint' is missing"
-        state = tf.train.get_checkpoint_state(self.directory)
-        if state is None:
-            return "its index file 'checkpoint' cannot be read"
-        name = os.path.basename(state.model_checkpoint_path)
-        if name == os.path.basename(self.path) or name in self.damaged:
-            return None
-        if not os.path.exists(os.path.join(self.directory, name + ".index")):
-            return f"its index points at {name}, which is missing"
-        return f"its index points at {name}, older than {os.path.basename(self.path)}"
 
     # ------------------------------------------------------------ restoring
 
@@ -231,10 +260,18 @@ class BackupAndResume(keras.callbacks.Callback):
         model, optimizer = self._model, self._optimizer
         if not optimizer.built:  # its slots must exist to be restored (and saved)
             optimizer.build(self._variables)
+        if self.config["optimizer"][1] is None:  # unknown before the build: compare now
+            self.config = checkpoint_files.signature(model, optimizer, self._variables,
+                                                     self.settings)
+            why = self.restored and checkpoint_files.first_difference(
+                self._saved_config, self.config, model)
+            if why:
+                self._refuse(self.path, why)
         if self.restored is not None:
             for name in self.damaged:  # out of the way of this run's saves, never deleted
                 checkpoint_files.move_aside(self.directory, name)
-            if self.write_dir == self.directory and (self.damaged or self._index_note()):
+            if self.write_dir == self.directory and (
+                    self.damaged or checkpoint_files.index_note(self.directory, self.path, {})):
                 # the index lists the intact checkpoints only, newest last, so the manager
                 # keeps max_to_keep good ones and never deletes one for a damaged one
                 checkpoint_files.rewrite_index(self.directory, self.path)
@@ -247,20 +284,22 @@ class BackupAndResume(keras.callbacks.Callback):
             state=self._state, config=self._stamp)
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.write_dir,
                                                   max_to_keep=self.max_to_keep)
-        self._opened = True
-        self.history, self._nan = {}, False
+        self._opened, self._nan = True, False
+        self.history = {}
         self._saved = None  # (epochs, status, digest of every variable) of the last save
-        if self.restored is None:
-            return
-        asked = _learning_rate(optimizer)
-        with undo_on_failure(self.owned):
-            try:
-                self.checkpoint.restore(self.path).assert_existing_objects_matched()
-            except (AssertionError, ValueError, tf.errors.OpError) as e:
-                self._refuse(self.path, f"restoring it failed: {type(e).__name__}: {e}")
-        self.history = {k: list(v) for k, v in self.restored.history.items()}
-        self._saved = (self.restored.epochs, self.restored.status, _digest(self.owned))
-        self._warn_after_restore(asked, _learning_rate(optimizer), epochs)
+        if self.restored is not None:
+            asked = _learning_rate(optimizer)
+            with undo_on_failure(self.owned):
+                try:
+                    self.checkpoint.restore(self.path).assert_existing_objects_matched()
+                except (AssertionError, ValueError, tf.errors.OpError) as e:
+                    self._refuse(self.path, f"restoring it failed: {type(e).__name__}: {e}")
+            self.history = {k: list(v) for k, v in self.restored.history.items()}
+            self._saved = (self.restored.epochs, self.restored.status, _digest(self.owned))
+            self._warn_after_restore(asked, _learning_rate(optimizer), epochs)
+        # the NaN rule watches what is finite now: a buffer that already holds -inf is
+        # the model's own, not a training step's doing
+        self._watched = _finite_floats(self.owned)
 
     def _warn_after_restore(self, asked, restored_rate, epochs):
         done, name = self.restored.epochs, self._argument
@@ -291,45 +330,63 @@ class BackupAndResume(keras.callbacks.Callback):
 
     # ------------------------------------------------------------ saving
 
-    def _finite(self):
-        return all(bool(tf.reduce_all(tf.math.is_finite(v)))
-                   for v in self.owned if tf.as_dtype(v.dtype).is_floating)
+    def _not_finite(self):
+        """What is not finite ("the loss", a variable's path), or None."""
+        loss = self.history.get("loss", [])
+        if loss and not math.isfinite(loss[-1]):
+            return f"the loss ({loss[-1]})"
+        for v in self._watched:
+            if not bool(tf.reduce_all(tf.math.is_finite(v))):
+                return f"the variable {getattr(v, 'path', v.name)}"
+        return None
 
     def save(self, epochs_done, status):
         """Write one checkpoint: every variable, ``epochs_done``, the history, ``status``.
 
-        Returns False, and writes nothing, when the loss or a variable is not finite.
+        Returns what is not finite, and writes nothing, when the loss or a watched
+        variable is not; None once saved.
         """
-        if not (all(math.isfinite(v) for v in self.history.get("loss", [])) and self._finite()):
-            return False
-        progress = self.progress() if self.progress else {}
+        bad = self._not_finite()
+        if bad:
+            return bad
+        position = self.data_position() if self.data_position else {}
         self._state.assign(json.dumps({"epochs": epochs_done, "history": self.history,
-                                       "status": status, "progress": progress}))
+                                       "status": status, "data_position": position}))
         self.number += 1
         self.manager.save(checkpoint_number=self.number)
         self._saved = (epochs_done, status, _digest(self.owned))
-        return True
+        return None
 
     def release(self):
-        """Let another run write the directory (fine_tune calls it when it ends)."""
+        """Let another run write the directory: ``fit`` does it at ``on_train_end``,
+        ``fine_tune`` when it ends. (After a ``fit`` that raised, the next run in the
+        same thread takes the lock over; this callback can also be used again.)"""
         if self._lock is not None:
             self._lock.release()
+            folder = os.path.realpath(self.write_dir)
+            if _HOLDERS.get(folder, (None,))[0] is self._lock:
+                del _HOLDERS[folder]
         self._checked = self._opened = False
 
     # ------------------------------------------------------------ the hooks
 
     def on_train_begin(self, logs=None):
-        if self._opened:  # fine_tune checked and restored before its first hook
+        if self._fine_tune:  # fine_tune checked and restored before its first hook
             return
-        self._fit = True
+        self.release()  # a fit of this callback that raised left it open: start anew
         model, optimizer = self.model, self.model.optimizer
         if optimizer is None:
             raise ValueError("BackupAndResume needs a compiled model (model.optimizer). "
                              "Received: a model without one. Call model.compile first.")
+        if not model.built or not model.variables:
+            raise ValueError(
+                "BackupAndResume needs the model built before fit, to restore into its "
+                f"variables (as Keras's BackupAndRestore does). Received: model "
+                f"'{model.name}', not built. Build it first: call it on a batch "
+                "(model(x[:1])), or start a Sequential model with keras.Input(shape).")
+        self.write_dir = _write_dir(model.distribute_strategy, self.directory)
+        self.settings = {**self.settings, "compiled loss": describe(getattr(model, "loss", None))}
         try:
-            if self.write_dir == self.directory:  # a non-chief worker writes a folder of its own
-                self.write_dir = checkpoint_files.check_directory(
-                    _write_dir(model.distribute_strategy, self.directory), self._argument)
             self.check(model, optimizer, model.trainable_variables)
             epochs = self.params.get("epochs", 0)
             self.restore(epochs)
@@ -338,22 +395,26 @@ class BackupAndResume(keras.callbacks.Callback):
             raise
         if self.restored is not None:
             done = self.restored.epochs
-            start = epochs if self.restored.status == "stopped" else done
-            _keras_internals.set_initial_epoch(model, start)
+            _keras_internals.set_initial_epoch(
+                model, epochs if self.restored.status == "stopped" else done)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self._fine_tune:  # fit read it before this hook: leave nothing behind
+            _keras_internals.set_initial_epoch(self.model, None)
 
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(float(value))
+            self.history.setdefault(key, []).append(_plain(value))
         stopped = bool(getattr(self.model, "stop_training", False))
-        if not self.save(epoch + 1, "stopped" if stopped else "running"):
-            self.model.stop_training = True
-            self._nan = True
+        bad = self.save(epoch + 1, "stopped" if stopped else "running")
+        if bad:
+            self.model.stop_training, self._nan = True, True
             kept = (f"{os.path.basename(self.manager.latest_checkpoint)}, the last finite one"
                     if self.manager.latest_checkpoint else "no checkpoint")
-            warn(f"Epoch {epoch + 1}: the loss or a weight is not finite (loss "
-                 f"{(logs or {}).get('loss')}). Training stopped, as TerminateOnNaN would, and "
-                 f"no checkpoint was written: {self._argument} keeps {kept}. Lower the "
-                 "learning rate, or check the data.", RuntimeWarning)
+            warn(f"Epoch {epoch + 1}: {bad} is not finite. Training stopped, as "
+                 "TerminateOnNaN would, and no checkpoint was written: "
+                 f"{self._argument} keeps {kept}. Lower the learning rate, or check the data.",
+                 RuntimeWarning)
 
     def on_train_end(self, logs=None):
         try:
@@ -366,6 +427,6 @@ class BackupAndResume(keras.callbacks.Callback):
                 if _digest(self.owned) != digest or status != self._saved[1]:
                     self.save(epochs, status)
         finally:
-            if self._fit:
+            if not self._fine_tune:
                 _keras_internals.set_initial_epoch(self.model, None)
                 self.release()

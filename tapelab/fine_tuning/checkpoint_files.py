@@ -62,8 +62,9 @@ class Lock:
     names the file it locked, and starts again if not.
     """
 
-    def __init__(self, directory):
+    def __init__(self, directory, argument="checkpoint_dir"):
         self.path = os.path.join(directory, LOCK)
+        self.argument = argument  # the name the user gave the directory, for messages
         self.fd = None
 
     @property
@@ -74,7 +75,14 @@ class Lock:
         if self.held:
             return
         for _ in range(100):  # each retry means a release happened meanwhile
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:
+                raise ValueError(
+                    f"`{self.argument}`'s lock file {self.path} cannot be opened "
+                    f"({type(e).__name__}: {e.strerror or e}). Received: {self.argument}="
+                    f"{os.path.dirname(self.path)!r}. Nothing was changed. Remove what is at "
+                    "that path, or use another directory.") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -95,7 +103,7 @@ class Lock:
                 return
             os.close(fd)  # released and removed by its holder in between: again
             time.sleep(0.001)
-        raise ValueError(f"`checkpoint_dir`'s lock file {self.path} keeps being replaced: "
+        raise ValueError(f"`{self.argument}`'s lock file {self.path} keeps being replaced: "
                          "other processes are starting in it. Use a directory of its own "
                          "for this run.")
 
@@ -109,8 +117,8 @@ class Lock:
         else:
             who = "another process"  # it has not written its name yet
         raise ValueError(
-            f"`checkpoint_dir` is in use: {who} is writing checkpoints to it (it holds the "
-            f"lock on {self.path}). Received: checkpoint_dir={where!r}. Nothing was "
+            f"`{self.argument}` is in use: {who} is writing checkpoints to it (it holds the "
+            f"lock on {self.path}). Received: {self.argument}={where!r}. Nothing was "
             "changed. Wait for that run to finish, or give this run a directory of its own.")
 
     def release(self):
@@ -143,6 +151,25 @@ def damage(prefix):
     return None
 
 
+def index_note(directory, restored, damaged):
+    """What is wrong with the directory's ``checkpoint`` index, in words, or None: it is
+    missing or unreadable, or points at a checkpoint other than ``restored`` (the newest
+    intact one) that is not among the ``damaged`` names."""
+    import tensorflow as tf
+
+    if not os.path.exists(os.path.join(directory, "checkpoint")):
+        return "its index file 'checkpoint' is missing"
+    state = tf.train.get_checkpoint_state(directory)
+    if state is None:
+        return "its index file 'checkpoint' cannot be read"
+    name = os.path.basename(state.model_checkpoint_path)
+    if name == os.path.basename(restored) or name in damaged:
+        return None
+    if not os.path.exists(os.path.join(directory, name + ".index")):
+        return f"its index points at {name}, which is missing"
+    return f"its index points at {name}, older than {os.path.basename(restored)}"
+
+
 def rewrite_index(directory, newest):
     """Point the directory's ``checkpoint`` index at ``newest``, listing the intact
     checkpoints up to it (oldest first), as ``tf.train.CheckpointManager`` writes it."""
@@ -150,9 +177,12 @@ def rewrite_index(directory, newest):
 
     number = int(re.fullmatch(r".*ckpt-(\d+)", newest)[1])
     kept = [prefix for n, prefix in sorted(checkpoints(directory).items())
-            if n <= number and damage(prefix) is None]
-    tf.compat.v1.train.update_checkpoint_state(directory, newest,
-                                               all_model_checkpoint_paths=kept)
+            if n <= number and (prefix == newest or damage(prefix) is None)]
+    # with their times, as the manager writes them: it deletes the oldest by them
+    times = [os.path.getmtime(prefix + ".index") for prefix in kept]
+    tf.compat.v1.train.update_checkpoint_state(
+        directory, newest, all_model_checkpoint_paths=kept,
+        all_model_checkpoint_timestamps=times, last_preserved_timestamp=min(times) - 1)
 
 
 def move_aside(directory, name):
@@ -182,16 +212,19 @@ def move_aside(directory, name):
 FORMAT = "tapelab.checkpoint/2"
 
 
-def _optimizer_variables(optimizer, variables):
-    """The optimizer's variables, or those it will have, without building it."""
-    if optimizer.built:
-        return list(optimizer.variables)
-    probe = type(optimizer).from_config(optimizer.get_config())
-    if hasattr(optimizer, "inner_optimizer"):  # a LossScaleOptimizer's config names its inner
-        probe = type(optimizer)(type(optimizer.inner_optimizer).from_config(
-            optimizer.inner_optimizer.get_config()))
-    probe.build(variables)
-    return list(probe.variables)
+def optimizer_variables(optimizer, variables):
+    """The shapes and dtypes of the optimizer's variables, or of those it will have
+    without building it (a copy is built); None when no copy can be made (a custom
+    optimizer whose config cannot rebuild it): then they are compared once built."""
+    import copy
+
+    if not optimizer.built:
+        try:
+            optimizer = copy.deepcopy(optimizer)
+            optimizer.build(variables)
+        except Exception:  # noqa: BLE001 - any failure: compare after the real build
+            return None
+    return [[list(v.shape), v.dtype] for v in optimizer.variables]
 
 
 def signature(model, optimizer, variables, settings):
@@ -204,14 +237,21 @@ def signature(model, optimizer, variables, settings):
 
     where = {id(v): i for i, v in enumerate(model.variables)}
     inner = getattr(optimizer, "inner_optimizer", optimizer)
-    config = {k: v for k, v in inner.get_config().items() if k not in ("name", "learning_rate")}
+    try:
+        config = inner.get_config()
+    except Exception:  # noqa: BLE001 - a schedule that cannot say its config: its class
+        from tapelab import _keras_internals
+
+        rate = _keras_internals.learning_rate_object(inner)
+        config = {"learning_rate": f"{type(rate).__module__}.{type(rate).__qualname__}"}
+    if isinstance(config.get("learning_rate"), (int, float)):
+        del config["learning_rate"]  # a constant rate is restored, and reported if it differs
+    config.pop("name", None)  # a schedule stays: another schedule is another run
     return {
         "format": FORMAT,
         "model": [[list(v.shape), v.dtype] for v in model.variables],
         "selected": [where[id(v)] for v in variables],
-        "optimizer": [type(optimizer).__name__,
-                      [[list(v.shape), v.dtype] for v in _optimizer_variables(optimizer,
-                                                                              variables)]],
+        "optimizer": [type(optimizer).__name__, optimizer_variables(optimizer, variables)],
         "optimizer_config": json.loads(json.dumps(config, sort_keys=True, default=str)),
         "settings": json.loads(json.dumps(settings)),  # in the configuration's order
     }
@@ -230,24 +270,26 @@ def first_difference(saved, own, model):
     if saved["optimizer"][0] != own["optimizer"][0]:
         return (f"it was written with optimizer {saved['optimizer'][0]}, this run has "
                 f"{own['optimizer'][0]}")
+    for name in sorted(set(saved.get("optimizer_config", {})) | set(own["optimizer_config"])):
+        theirs, mine = saved.get("optimizer_config", {}).get(name), own["optimizer_config"].get(name)
+        if theirs != mine:
+            return f"its optimizer had {name}={_shown(theirs)}, this run's has {name}={_shown(mine)}"
     paths = [v.path for v in model.variables]
     for what, a, b in (("model variables", saved["model"], own["model"]),
                        ("selected variables", saved["selected"], own["selected"]),
                        ("optimizer variables", saved["optimizer"][1], own["optimizer"][1])):
+        if a is None or b is None:  # optimizer variables not known before the build
+            continue
         if len(a) != len(b):
             return f"it holds {len(a)} {what}, this run has {len(b)}"
         for i, (x, y) in enumerate(zip(a, b)):
             if x != y:
                 name = f" ({paths[i]})" if what == "model variables" else ""
                 return f"its {what} differ at #{i}{name}: {x} there, {y} here"
-    for name, value in saved.get("optimizer_config", {}).items():
-        if own["optimizer_config"].get(name) != value:
-            return (f"its optimizer had {name}={value!r}, this run's has "
-                    f"{name}={own['optimizer_config'].get(name)!r}")
     theirs, mine = saved.get("settings", {}), own["settings"]
     for name in [*mine, *(k for k in theirs if k not in mine)]:
         if theirs.get(name) != mine.get(name):
             return (f"it was written with {name}={_shown(theirs.get(name))}, this run has "
-                    f"{name}={_shown(mine.get(name))}, so its epochs would not be those of "
-                    "an uninterrupted run")
+                    f"{name}={_shown(mine.get(name))}, so resuming would not continue the "
+                    "run that wrote it")
     return None

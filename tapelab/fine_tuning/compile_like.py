@@ -117,6 +117,12 @@ def loss(loss_fn, model):
       TypeError, ValueError: for what ``compile`` would refuse, before any change.
     """
     def resolve(item):
+        if item is None:  # compile takes None for an output without a loss
+            return None
+        if isinstance(item, type):
+            raise TypeError(
+                f"`loss_fn` must be a loss object, not a class. Received: the class "
+                f"{item.__name__}. Create one: {item.__name__}().")
         if isinstance(item, str):
             return _by_name(keras.losses.get, item, "loss_fn",
                             "a loss, a function of (y_true, y_pred), or a name that "
@@ -182,7 +188,21 @@ def check_metrics(metric_list):
     if not isinstance(metric_list, (list, tuple, dict)):
         raise TypeError("`metrics` must be a list of metric names or keras.metrics.Metric "
                         f"objects. Received: {type(metric_list).__name__} {metric_list!r}.")
+    items = [m for v in metric_list.values() for m in (v if isinstance(v, (list, tuple))
+                                                       else [v])] \
+        if isinstance(metric_list, dict) else list(metric_list)
+    for item in items:
+        if isinstance(item, type):
+            raise TypeError(
+                f"`metrics` must hold metric objects or names, not classes. Received: the "
+                f"class {item.__name__}. Create one: {item.__name__}().")
+        if isinstance(item, str) and item not in _COMPILE_NAMES:
+            _by_name(keras.metrics.get, item, "metrics",
+                     "metric names that model.compile accepts", "'accuracy'")
 
+
+# metric names compile resolves itself, by the shapes (keras.metrics.get does not know them)
+_COMPILE_NAMES = ("accuracy", "acc", "crossentropy", "ce")
 
 _LOSS_SCALED = weakref.WeakKeyDictionary()  # a user's optimizer -> the wrapper made for it
 
@@ -198,6 +218,10 @@ def optimizer(value, model):
     if isinstance(value, str):
         value = _by_name(keras.optimizers.get, value, "optimizer",
                          "a Keras optimizer or a name model.compile accepts", "'adam'")
+    elif isinstance(value, type):
+        raise TypeError(
+            f"`optimizer` must be an optimizer object or name, not a class. Received: the "
+            f"class {value.__name__}. Create one: {value.__name__}(learning_rate=...).")
     return loss_scaled(value, model)
 
 

@@ -14,6 +14,7 @@ import functools
 import weakref
 from dataclasses import dataclass
 
+import numpy as np
 import tensorflow as tf
 
 from tapelab._cache import CompileCache
@@ -37,17 +38,24 @@ class Compiled:
         return ([] if self.metrics is None else [self.metrics]) + list(self.loss.metrics)
 
     def results(self):
-        """The trackers' results as ``{name: float}``, as in ``fit``'s logs."""
+        """The trackers' results as in ``fit``'s logs: a float each, or an array for a
+        metric that gives a vector (``F1Score(average=None)``)."""
         logs = {}
         for tracker in self.trackers():
             value = tracker.result()
-            logs.update({k: float(v) for k, v in value.items()} if isinstance(value, dict)
-                        else {tracker.name: float(value)})
+            logs.update({k: _logged(v) for k, v in value.items()} if isinstance(value, dict)
+                        else {tracker.name: _logged(value)})
         return logs
 
     def reset(self):
         for tracker in self.trackers():
             tracker.reset_state()
+
+
+def _logged(value):
+    """A result as ``fit`` logs it (``Trainer._pythonify_logs``): a float if it is one."""
+    value = np.asarray(value)
+    return float(value) if value.ndim == 0 else value
 
 
 def _train(forward_ref, step, *batch):
@@ -62,7 +70,15 @@ def _build(config, forward, step, spec, batch_spec):
     strategy = config.strategy
     with strategy.scope():  # metric state lives on every replica, as under fit
         metrics = compile_like.metrics(config.metrics, config.model)
-        compile_like.build(step.loss_fn, metrics, forward, batch_spec)
+        try:  # symbolically, on the spec: no data runs, nothing changes
+            compile_like.build(step.loss_fn, metrics, forward, batch_spec)
+        except Exception as exc:  # noqa: BLE001 - the model's or loss's refusal, named
+            shapes = [tuple(s.shape) for s in tf.nest.flatten(tuple(batch_spec)[:2])]
+            raise ValueError(
+                "`data` does not fit the model, its loss or its metrics: "
+                f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}. Received: "
+                f"batches of shapes {shapes} (inputs, then targets). Nothing was "
+                "trained.") from None
     step = dataclasses.replace(step, metrics=metrics)
     ref = weakref.ref(forward)
     train = functools.partial(replica_step, functools.partial(_train, ref, step))

@@ -28,11 +28,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tapelab.fine_tuning import compile_like, inputs
 from tapelab.fine_tuning.checkpoint import BackupAndResume
-from tapelab.fine_tuning.distribute import check_strategy, checkpoint_write_dir
+from tapelab.fine_tuning.checkpoint_files import check_directory
+from tapelab.fine_tuning.distribute import check_strategy
 from tapelab.fine_tuning.select import resolve
 from tapelab.fine_tuning.step import check_optimizer
 
@@ -112,7 +114,8 @@ class RunConfig:
     callbacks: tuple = field(metadata=_where(
         resume="they observe the run (the rate setters are named in the resume warning)",
         trace=False))
-    checkpoint: Any = field(metadata=_where(resume="where the checkpoint is", trace=False))
+    checkpoint_dir: Any = field(metadata=_where(resume="where the checkpoint is",
+                                                trace=False))
     verbose: int = field(metadata=_where(resume="display only", trace=False))
 
     @property
@@ -175,25 +178,29 @@ class RunConfig:
             raise ValueError("`verbose` must be 'auto', 0, 1 or 2. Received: "
                              f"verbose={verbose!r}.")
         _check_validation_freq(validation_freq)
+        for name, value in (("training", training), ("shuffle", shuffle),
+                            ("cache_features", cache_features)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"`{name}` must be True or False. Received: {name}={value!r}.")
         callbacks = _check_callbacks(callbacks)
         loss = compile_like.loss(loss_fn, model)
         compile_like.check_metrics(metrics)  # now; the metrics are built per compiled step
         data, held_out = inputs.prepare(data, sample_weight, class_weight, validation_data,
                                         validation_split)
         if held_out is not None:  # the training data's spec is built on before step 1
-            inputs.check_fits(model, held_out, "validation_data", like=data)
+            inputs.check_fits(model, held_out, "validation_data",
+                              compile_like.loss(loss_fn, model), like=data)
         strategy = check_strategy(strategy, model, selection.variables, optimizer)
         config = cls(
             selection=selection, optimizer=optimizer, loss_fn=loss_fn, loss=loss,
             metrics=metrics, class_weight=class_weight, data=data, validation=held_out,
             epochs=epochs, batch_size=batch_size, training=bool(training),
             shuffle=bool(shuffle), seed=seed, cache_features=bool(cache_features),
-            checkpoint=None, strategy=strategy, verbose=verbose, callbacks=tuple(callbacks),
+            checkpoint_dir=None if checkpoint_dir is None else check_directory(checkpoint_dir),
+            strategy=strategy, verbose=verbose, callbacks=tuple(callbacks),
             validation_split=validation_split, validation_freq=validation_freq,
             validation_steps=validation_steps, validation_batch_size=validation_batch_size,
             initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch)
-        if checkpoint_dir is not None:
-            config = dataclasses.replace(config, checkpoint=_checkpoint(config, checkpoint_dir))
         return config
 
 
@@ -228,14 +235,3 @@ def _check_validation_freq(freq):
         raise ValueError("`validation_freq` must be an integer >= 1 (validate every that many "
                          "epochs) or a list of 1-based epoch numbers, as in fit. Received: "
                          f"validation_freq={freq!r}.")
-
-
-def _checkpoint(config, directory):
-    """The run's checkpoint callback, its directory checked (and the write folder of a
-    non-chief worker); the lock is taken and the checkpoint checked when the run starts."""
-    checkpoint = BackupAndResume(directory, settings=config.settings())
-    checkpoint.configure_for_fine_tune(
-        write_dir=checkpoint_write_dir(config.strategy, checkpoint.directory),
-        rate_setters=[type(c).__name__ for c in config.callbacks
-                      if isinstance(c, keras.callbacks.LearningRateScheduler)])
-    return checkpoint

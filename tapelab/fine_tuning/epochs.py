@@ -28,11 +28,17 @@ import keras
 from tapelab._user_warnings import warn
 from tapelab.fine_tuning import compile_like
 from tapelab.fine_tuning.batches import RAN_OUT, Batches
+from tapelab.fine_tuning.checkpoint import BackupAndResume
 from tapelab.fine_tuning.compiled import compiled
-from tapelab.fine_tuning.distribute import distribute, loss_factor, multi_worker
+from tapelab.fine_tuning.distribute import (
+    checkpoint_write_dir,
+    distribute,
+    loss_factor,
+    multi_worker,
+)
 from tapelab.fine_tuning.features import cached_split, training_only_layers
 from tapelab.fine_tuning.step import Step, frozen_except
-from tapelab.fine_tuning.undo import Snapshot
+from tapelab.fine_tuning.undo import undo_on_failure
 
 _BATCH_HOOKS = {"train": ("on_batch_begin", "on_batch_end", "on_train_batch_begin",
                            "on_train_batch_end"),
@@ -81,37 +87,46 @@ class Run:
             c.validation_steps, what="validation_data", restarts=True)
         if c.cache_features:
             cached_split(c.selection)  # refuses a selection that is not a head
-        self.first = None  # every variable before the first step, until it succeeds
         # batches split across replicas or workers (tf.distribute takes Datasets)
         self.distributed = c.strategy.num_replicas_in_sync > 1 or multi_worker(c.strategy)
         self.hooks = {}  # batch-hook kind -> whether a callback uses it
+        self.checkpoint = None if c.checkpoint_dir is None else self._checkpoint()
+
+    def _checkpoint(self):
+        """The run's BackupAndResume: the configuration's settings, the folder this
+        process writes, the callbacks that set the rate, the data stream's position."""
+        c = self.config
+        checkpoint = BackupAndResume(c.checkpoint_dir, settings=c.settings())
+        checkpoint.configure_for_fine_tune(
+            write_dir=checkpoint_write_dir(c.strategy, c.checkpoint_dir),
+            rate_setters=[type(cb).__name__ for cb in c.callbacks
+                          if isinstance(cb, keras.callbacks.LearningRateScheduler)],
+            data_position=self.batches.data_position)
+        return checkpoint
 
     def fit(self):
         """Run the epochs; return the ``History``. The checkpoint directory's lock is
         released however the run ends."""
-        checkpoint = self.config.checkpoint
         try:
-            return self._fit(checkpoint)
+            return self._fit()
         finally:
-            if checkpoint is not None:
-                checkpoint.release()
+            if self.checkpoint is not None:
+                self.checkpoint.release()
 
-    def _restore(self, checkpoint):
-        """Check the checkpoint (before anything changes), build the optimizer, restore.
-        Returns ``(epochs done, the history so far, whether the run had stopped early)``."""
-        c = self.config
-        restored = checkpoint.check(c.model, c.optimizer, c.selection.variables) \
-            if checkpoint else None
-        with c.strategy.scope():
-            if not c.optimizer.built:
-                c.optimizer.build(c.selection.variables)
+    def _restore(self):
+        """Check the checkpoint (before anything changes), then build the optimizer and
+        restore. Returns ``(epochs done, the history so far, whether it had stopped)``."""
+        c, checkpoint = self.config, self.checkpoint
         if checkpoint is None:
             return 0, {}, False
-        checkpoint.restore(c.epochs)
-        checkpoint.progress = self.batches.progress
+        restored = checkpoint.check(c.model, c.optimizer, c.selection.variables)
+        with c.strategy.scope():  # the optimizer's slots live on every replica
+            if not c.optimizer.built:
+                c.optimizer.build(c.selection.variables)
+        checkpoint.restore(c.epochs)  # outside the scope: its own state is one copy
         if restored is None:
             return 0, {}, False
-        self.batches.resume(restored.progress)
+        self.batches.resume(restored.data_position)
         return restored.epochs, restored.history, restored.status == "stopped"
 
     def _cache(self, epochs_left):
@@ -132,24 +147,26 @@ class Run:
             print(f"Cached the frozen body's features: {_size(size)}")
         return forward
 
-    def _fit(self, checkpoint):
+    def _fit(self):
         c = self.config
         model, variables = c.model, c.selection.variables
-        done, saved, stopped = self._restore(checkpoint)
+        done, saved, stopped = self._restore()
         start = c.epochs if stopped else (done or c.initial_epoch)
         history = keras.callbacks.History()
-        own = [checkpoint] if checkpoint else []
+        own = [self.checkpoint] if self.checkpoint else []
         callbacks = keras.callbacks.CallbackList(
             [*c.callbacks, *own, history], add_progbar=c.verbose != 0, model=model,
             verbose=c.verbose, epochs=c.epochs, steps=self.batches.steps,
-            initial_epoch=min(start, c.epochs))
+            initial_epoch=done or min(start, c.epochs))
         with _optimizer_on(model, c.optimizer), frozen_except(c.selection):
             steps = self._compile(start) if start < c.epochs else None
+            with c.strategy.scope():  # after the compile's checks of the data: they change
+                if not c.optimizer.built:  # nothing, and neither does a refusal
+                    c.optimizer.build(variables)
             self.hooks = {kind: _uses_batch_hooks(callbacks.callbacks, kind)
                           for kind in _BATCH_HOOKS}
             model.stop_training = False
-            # a first step that fails (a shape only the run sees) must change nothing
-            self.first = Snapshot([*model.variables, *c.optimizer.variables])
+            self.first_step = True
             callbacks.on_train_begin()
             for key, values in saved.items():  # restored epochs: History only
                 history.history[key] = list(values)
@@ -193,13 +210,11 @@ class Run:
         for i, batch in enumerate(self.batches.epoch(epoch, wrap)):
             if self.hooks["train"]:
                 callbacks.on_train_batch_begin(i)
-            if self.first is not None:
-                try:  # the first step: nothing changed if it fails
+            if self.first_step:  # a first step that fails (a shape only the run sees)
+                # changes nothing: the optimizer counted a step in graph order
+                with undo_on_failure([*c.model.variables, *c.optimizer.variables]):
                     s, n, results = steps.train(*batch)
-                except BaseException:
-                    self.first.restore()  # the optimizer counted a step in graph order
-                    raise
-                self.first = None
+                self.first_step = False
             else:
                 s, n, results = steps.train(*batch)
             total, count = total + s, count + n
@@ -208,7 +223,7 @@ class Run:
             if c.model.stop_training:
                 break
         if float(count) == 0:
-            if self.first is not None:  # no step has run yet in this call
+            if self.first_step:  # no step has run yet in this call
                 raise ValueError("`data` must yield at least one batch. Received: a Dataset "
                                  "that yielded none.")
             warn(RAN_OUT)

@@ -55,7 +55,7 @@ def structure(value, name):
         f"Python numbers first: np.asarray({name}, dtype='float32').")
 
 
-def unpack(data, sample_weight, class_weight):
+def unpack(data, sample_weight, class_weight, what="data"):
     """``data`` and the weight keywords -> ``(x, y, sample_weight or None)`` tensors,
     or the Dataset (class weights mapped in, as ``fit`` maps them)."""
     if isinstance(data, tf.data.Dataset):
@@ -82,7 +82,8 @@ def unpack(data, sample_weight, class_weight):
     if inner is not None and sample_weight is not None:
         raise ValueError("`sample_weight` was given twice. Received: data=(x, y, "
                          "sample_weight) and sample_weight=. Pass it once.")
-    weights = structure(inner if inner is not None else sample_weight, "sample_weight")
+    weight_name = "sample_weight" if what == "data" else f"{what}'s sample_weight"
+    weights = structure(inner if inner is not None else sample_weight, weight_name)
     if class_weight is not None:
         check_class_weight(class_weight)
         if weights is not None:
@@ -97,35 +98,46 @@ def unpack(data, sample_weight, class_weight):
     convert = tf.convert_to_tensor
     x, y = tf.nest.map_structure(convert, x), tf.nest.map_structure(convert, y)
     weights = None if weights is None else tf.nest.map_structure(convert, weights)
-    _check_weight_shape(weights, y)
+    _check_weights(weights, y, weight_name)
     return x, y, weights
 
 
-def _check_weight_shape(weights, y):
-    """Refuse sample weights whose shape cannot weight ``y``'s examples: after trailing
-    axes of size 1, their shape must start ``y``'s (``(n,)`` for ``y`` of ``(n,)`` or
-    ``(n, 10)``; ``(n, 1)`` too). Checked here, not in the middle of a step."""
-    if weights is None or tf.nest.is_nested(weights) or tf.nest.is_nested(y):
+def _check_weights(weights, y, name):
+    """Refuse sample weights that are not numbers, or whose shape cannot weight ``y``'s
+    examples: after trailing axes of size 1, their shape must start ``y``'s (``(n,)``
+    for ``y`` of ``(n,)`` or ``(n, 10)``; ``(n, 1)`` too). Checked here, not in the
+    middle of a step."""
+    if weights is None:
+        return
+    for w in tf.nest.flatten(weights):
+        if not (w.dtype.is_floating or w.dtype.is_integer):
+            raise TypeError(f"`{name}` must hold numbers. Received: dtype {w.dtype.name}. "
+                            "Convert it, e.g. np.asarray(weights, dtype='float32').")
+    if tf.nest.is_nested(weights) or tf.nest.is_nested(y):
         return
     shape, target = list(weights.shape), list(y.shape)
     while len(shape) > 1 and shape[-1] == 1:
         shape.pop()
     if shape != target[:len(shape)]:
         raise ValueError(
-            "`sample_weight` must give one weight per example (shape (n,)), or per element "
-            f"of y (a shape that y's {tuple(target)} starts with). Received: sample_weight "
-            f"of shape {tuple(weights.shape)}. Reshape it, e.g. sample_weight.reshape(-1) "
+            f"`{name}` must give one weight per example (shape (n,)), or per element "
+            f"of y (a shape that y's {tuple(target)} starts with). Received: {name} "
+            f"of shape {tuple(weights.shape)}. Reshape it, e.g. weights.reshape(-1) "
             "for one weight per example.")
 
 
 def check_class_weight(class_weight):
     """Refuse a ``class_weight`` that is not ``{class index: weight}`` (float keys with
-    integer values pass, as in ``fit``, which converts them with ``int``)."""
+    integer values pass, as in ``fit``, which converts them with ``int``; weights are
+    finite numbers >= 0)."""
+    def weight(v):
+        return isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 <= v < float("inf")
+
     if not isinstance(class_weight, dict) or not class_weight or not all(
             isinstance(k, numbers.Real) and not isinstance(k, bool) and k >= 0 and k == int(k)
-            for k in class_weight):
+            and weight(v) for k, v in class_weight.items()):
         raise ValueError("`class_weight` must be a dict from class index (an integer >= 0) "
-                         "to weight, e.g. {0: 1.0, 1: 5.0}. Received: "
+                         "to weight (a finite number >= 0), e.g. {0: 1.0, 1: 5.0}. Received: "
                          f"class_weight={class_weight!r}.")
 
 
@@ -142,7 +154,7 @@ def prepare(data, sample_weight, class_weight, validation_data, validation_split
                          f"validation_split={validation_split!r}.")
     held_out = None
     if validation_data is not None:
-        held_out = unpack(validation_data, None, None)
+        held_out = unpack(validation_data, None, None, "validation_data")
     elif validation_split:
         if isinstance(data, tf.data.Dataset):
             raise ValueError("`validation_split` is only supported for arrays and tensors, "
@@ -173,33 +185,57 @@ def digest(data):
             "data values (digest)": h.hexdigest()}
 
 
-def _inputs(data):
-    """One batch's inputs: tensors, or the Dataset's specs."""
-    return data.element_spec[0] if isinstance(data, tf.data.Dataset) else data[0]
+def _parts(data):
+    """One batch's ``(x, y)``: tensors, or the Dataset's specs."""
+    return tuple(data.element_spec[:2] if isinstance(data, tf.data.Dataset) else data[:2])
 
 
 def _spec(data):
-    """The inputs' shapes (without the batch axis) and dtypes, flat."""
-    return [(tuple(t.shape[1:]), t.dtype.name) for t in tf.nest.flatten(_inputs(data))]
+    """The batch's shapes (without the batch axis) and dtypes, flat: x's, then y's."""
+    return [(tuple(t.shape[1:]), t.dtype.name) for t in tf.nest.flatten(_parts(data))]
 
 
-def check_fits(model, data, what, like=None):
-    """Refuse ``data`` whose inputs ``model`` cannot take, before the first step: the model
-    runs symbolically on one batch's spec (no data, no change). Inputs shaped ``like``
-    other data are not run again (the training run builds on those)."""
+def _symbolic(t):
+    return keras.KerasTensor([None, *t.shape[1:]], t.dtype.name)
+
+
+def check_fits(model, data, what, loss, like=None):
+    """Refuse ``data`` that the model or the loss cannot take, before the first step:
+    ``loss(y, model(x))`` runs symbolically on one batch's spec (no data, no change).
+    Data shaped ``like`` other data are not run again (the training run builds on those).
+
+    Args:
+      model: the model.
+      data: prepared data (``(x, y, sample_weight)`` or a Dataset).
+      what: the argument's name, for the message.
+      loss: a fresh loss as ``compile`` makes it (:func:`compile_like.loss`).
+      like: the training data.
+    """
     if like is not None and _spec(data) == _spec(like):
         return
-    symbolic = tf.nest.map_structure(
-        lambda t: keras.KerasTensor([None, *t.shape[1:]], t.dtype.name), _inputs(data))
+    x, y = (tf.nest.map_structure(_symbolic, part) for part in _parts(data))
     try:
-        _keras_internals.output_spec(model, symbolic, training=False)
+        y_pred = _keras_internals.output_spec(model, x, training=False)
     except Exception as exc:  # noqa: BLE001 - any refusal of the model, in its own words
-        first = " ".join(str(exc).split())[:300]
-        shapes = ", ".join(str((None, *shape)) for shape, _ in _spec(data))
+        shapes = ", ".join(str(tuple(t.shape)) for t in tf.nest.flatten(x))
         raise ValueError(
-            f"`{what}` does not fit the model: {type(exc).__name__}: {first}. Received: "
-            f"inputs of shape {shapes}; model '{model.name}' takes {_input_shapes(model)}. "
-            "Nothing was trained.") from None
+            f"`{what}` does not fit the model: {_said(exc)}. Received: inputs of shape "
+            f"{shapes}; model '{model.name}' takes {_input_shapes(model)}. Nothing was "
+            "trained.") from None
+    try:
+        loss.build(y, y_pred)
+        _keras_internals.output_spec(lambda t, p: loss(t, p), y, y_pred)
+    except Exception as exc:  # noqa: BLE001 - any refusal of the loss, in its own words
+        shapes = ", ".join(str(tuple(t.shape)) for t in tf.nest.flatten(y))
+        outputs = ", ".join(str(tuple(t.shape)) for t in tf.nest.flatten(y_pred))
+        raise ValueError(
+            f"`{what}`'s targets do not fit the loss and the model's outputs: {_said(exc)}. "
+            f"Received: targets of shape {shapes}, for outputs of shape {outputs}. Nothing "
+            "was trained.") from None
+
+
+def _said(exc):
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
 
 
 def _input_shapes(model):

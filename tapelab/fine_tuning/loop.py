@@ -1,11 +1,14 @@
 """`fine_tune`: ``fit`` for a layer subset, around `fine_tune_step`'s one step.
 
 A call is two moves: its arguments become one checked configuration
-(``config.py``: every check, before anything changes), and a :class:`Run` of it
-trains (``epochs.py``: the epochs with callbacks and validation, over
-``batches.py``, with the compiled steps of ``compiled.py``, cached features from
-``features.py``, ``tf.distribute`` from ``distribute.py``, and checkpoints from
-the ``BackupAndResume`` callback of ``checkpoint.py``).
+(``config.py``: every argument's check), and a :class:`Run` of it trains
+(``epochs.py``: the epochs with callbacks and validation, over ``batches.py``,
+with the compiled steps of ``compiled.py``, cached features from ``features.py``,
+``tf.distribute`` from ``distribute.py``, and checkpoints from the
+``BackupAndResume`` callback of ``checkpoint.py``). The run checks what only the
+whole setup shows (the data's batches, a cached head, a checkpoint, the data
+against the model and loss, symbolically) before its first step: bad input never
+changes a variable.
 """
 
 from __future__ import annotations
@@ -71,9 +74,10 @@ def fine_tune(model: keras.Model, layers: LayerSelection, data: Any,
     with the same ``(seed, epoch)`` orders (and a Dataset stream read up to where
     it was, with ``steps_per_epoch``), so an interrupted run ends where an
     uninterrupted one does. It refuses, before changing anything, a checkpoint
-    written for another model, selection, optimizer type, or any other setting
-    that changes the result (``loss_fn``, ``metrics``, ``class_weight``, the data's
-    values, ``seed``, ``batch_size``, ``shuffle``, ...: every field of the run's
+    written for a model whose variables differ in number, shape or dtype, another
+    selection or optimizer, or any other setting a resume must keep (``loss_fn``,
+    ``metrics``, ``class_weight``, the arrays' values or a Dataset's number of
+    batches, ``seed``, ``batch_size``, ``shuffle``, ...: every field of the run's
     configuration that says so); a damaged index or newest checkpoint resumes from
     the newest intact one, with a warning; one process writes a directory at a
     time (an OS lock, released when the process dies); a non-finite loss or

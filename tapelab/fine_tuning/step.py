@@ -69,6 +69,10 @@ def frozen_except(selection):
 
 def check_optimizer(optimizer, variables, model):
     """Refuse an optimizer that was built for other variables, before any update."""
+    if isinstance(optimizer, type):
+        raise TypeError(
+            f"`optimizer` must be an optimizer object, not a class. Received: the class "
+            f"{optimizer.__name__}. Create one: {optimizer.__name__}(learning_rate=...).")
     if not hasattr(optimizer, "apply_gradients") or not hasattr(optimizer, "scale_loss"):
         raise TypeError(
             "`optimizer` must be a Keras 3 optimizer, e.g. keras.optimizers.SGD(0.01). "

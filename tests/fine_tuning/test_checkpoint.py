@@ -324,7 +324,7 @@ class PoisonAt(keras.callbacks.Callback):
 def test_a_nan_never_replaces_the_last_finite_checkpoint(tmp_path):
     loss, state = nan_after(2)
     m = model()
-    with pytest.warns(RuntimeWarning, match=r"Epoch 2: the loss or a weight is not finite.*no "
+    with pytest.warns(RuntimeWarning, match=r"Epoch 2: the loss \(nan\) is not finite.*no "
                                             r"checkpoint was written: checkpoint_dir keeps ckpt-1"):
         h = fine_tune(m, HEAD, data(), loss, keras.optimizers.SGD(0.01), epochs=4, batch_size=16,
                       verbose=0, checkpoint_dir=tmp_path, callbacks=[PoisonAt(state, 2)])
@@ -441,8 +441,11 @@ def test_bad_arguments_are_refused_when_the_callback_is_made(tmp_path):
         BackupAndResume("")
     with pytest.raises(ValueError, match=r"`max_to_keep` must be an integer >= 2"):
         BackupAndResume(tmp_path, max_to_keep=1)
-    with pytest.raises(TypeError, match=r"`settings` must be a JSON-serialisable dict"):
+    with pytest.raises(TypeError, match=r"`settings` must be a dict of JSON values"):
         BackupAndResume(tmp_path, settings={"f": object()})
+    with pytest.raises(TypeError, match=r"no NaN\)\. Received: settings=\{'lr': nan\}"):
+        BackupAndResume(tmp_path, settings={"lr": float("nan")})  # never equal to itself
+    assert BackupAndResume(tmp_path, max_to_keep=np.int64(3)).max_to_keep == 3
     with pytest.raises(ValueError, match="fine_tune adds its own"):
         fine_tune(model(), HEAD, data(), LOSS, "adam", callbacks=[BackupAndResume(tmp_path)])
 
@@ -547,3 +550,172 @@ def test_a_dataset_stream_with_steps_per_epoch_resumes_where_it_was(tmp_path, ki
     assert hr.params["initial_epoch"] == 3
     np.testing.assert_allclose(hr.history["loss"], hf.history["loss"], **EXACT)
     assert all(np.array_equal(a, b) for a, b in zip(values(resumed), values(full)))
+
+
+class Crash(keras.callbacks.Callback):
+    """Stops fit with an exception at the end of the second epoch it runs (before the
+    checkpoint callback, after it in the list, saves that epoch)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seen += 1
+        if self.seen == 2:
+            raise RuntimeError("the cell was stopped")
+
+
+def test_a_fit_that_raised_leaves_no_lock_in_the_way_of_the_next_run(tmp_path):
+    """Keras calls no hook when fit raises, so on_train_end never released the lock: the
+    next fit in the same thread (a notebook's retry) takes it over, with a new callback or
+    the same one; a run in another thread is still refused."""
+    import threading
+
+    x, y = data()
+
+    def fit(callback, extra=(), epochs=4):
+        m = model()
+        m.compile(keras.optimizers.SGD(0.1), LOSS)
+        return m, m.fit(x, y, epochs=epochs, batch_size=16, shuffle=False, verbose=0,
+                        callbacks=[*extra, callback])
+
+    first = BackupAndResume(tmp_path)
+    with pytest.raises(RuntimeError, match="the cell was stopped"):
+        fit(first, [Crash()])
+    errors = []
+    other = threading.Thread(target=lambda: errors.append(
+        pytest.raises(ValueError, lambda: fit(BackupAndResume(tmp_path)))))
+    other.start()
+    other.join()
+    assert "is writing checkpoints to it" in str(errors[0].value)  # another thread: refused
+    _, h = fit(BackupAndResume(tmp_path))  # this thread: the crashed fit is over
+    assert h.epoch == [1, 2, 3]  # epoch 0 was saved; the crash came before epoch 1's save
+    with pytest.raises(RuntimeError):
+        fit(first, [Crash()], epochs=6)  # the same callback object, used again
+    _, h = fit(first, epochs=6)
+    assert h.epoch[-1] == 5 and not (tmp_path / LOCK).exists()
+
+
+def compiled(make=model, optimizer=None, metrics=()):
+    m = make()
+    m.compile(optimizer or keras.optimizers.SGD(0.1), LOSS, metrics=list(metrics))
+    return m
+
+
+def test_fit_needs_a_built_model_and_says_so_leaving_no_lock(tmp_path):
+    """As Keras's BackupAndRestore: a checkpoint is restored into built variables. It failed
+    with "Unknown variable" and left the directory locked."""
+    x, y = data()
+
+    def unbuilt():
+        keras.utils.set_random_seed(1)
+        return keras.Sequential([keras.layers.Dense(5), keras.layers.Dense(3)])
+
+    m = compiled(unbuilt)
+    with pytest.raises(ValueError, match=r"needs the model built before fit.*Build it first"):
+        m.fit(x, y, epochs=1, verbose=0, callbacks=[BackupAndResume(tmp_path)])
+    assert not (tmp_path / LOCK).exists()
+    m = compiled(unbuilt)
+    m(x[:1])
+    assert m.fit(x, y, epochs=2, verbose=0, callbacks=[BackupAndResume(tmp_path)]).epoch == [0, 1]
+
+
+def test_a_resumed_fit_that_raised_leaves_no_initial_epoch_behind(tmp_path):
+    """fit reads the resumed epoch once; a later plain fit trained [2, 3, 4] of 5."""
+    x, y = data()
+    compiled().fit(x, y, epochs=2, verbose=0, callbacks=[BackupAndResume(tmp_path)])
+    m = compiled()
+    with pytest.raises(RuntimeError):
+        m.fit(x, y, epochs=6, verbose=0, callbacks=[Crash(), BackupAndResume(tmp_path)])
+    assert m.fit(x, y, epochs=5, verbose=0).epoch == [0, 1, 2, 3, 4]
+
+
+def test_a_metric_that_gives_a_vector_is_logged_and_saved(tmp_path):
+    """F1Score(average=None) crashed the epoch's end: float() of a vector."""
+    x, y = data()
+    y1 = keras.utils.to_categorical(y, 3)
+
+    def head_loss(t, p):
+        return keras.losses.CategoricalCrossentropy(from_logits=True)(t, p)
+
+    f1 = keras.metrics.F1Score(average=None)
+    h = fine_tune(model(), HEAD, (x, y1), head_loss, "sgd", epochs=2, verbose=0,
+                  metrics=[f1], checkpoint_dir=tmp_path / "a")
+    assert np.asarray(h.history["f1_score"][0]).shape == (3,)
+    m = model()
+    m.compile(keras.optimizers.SGD(0.1), head_loss, metrics=[keras.metrics.F1Score(average=None)])
+    hf = m.fit(x, y1, epochs=2, verbose=0, callbacks=[BackupAndResume(tmp_path / "b")])
+    assert np.asarray(hf.history["f1_score"][0]).shape == (3,)
+
+
+class Needs(keras.optimizers.SGD):
+    """A custom optimizer whose config cannot rebuild it (a required argument)."""
+
+    def __init__(self, factor, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+
+class Unregistered(keras.optimizers.schedules.LearningRateSchedule):
+    def __call__(self, step):
+        return 0.05
+
+
+@pytest.mark.parametrize("make", [lambda: Needs(2.0, learning_rate=0.1),
+                                  lambda: keras.optimizers.SGD(Unregistered())])
+def test_optimizers_that_cannot_be_copied_from_their_config_still_checkpoint(tmp_path, make):
+    """The optimizer's variables were probed on a copy made from its config: a custom
+    optimizer with required arguments, or an unregistered schedule, failed."""
+    run(tmp_path, 1, opt=make())
+    _, h = run(tmp_path, 2, opt=make())
+    assert h.params["initial_epoch"] == 1 and len(h.history["loss"]) == 2
+
+
+def test_another_momentum_is_named_not_counted(two_epochs):
+    directory, _ = two_epochs
+    with pytest.raises(ValueError, match=r"its optimizer had beta_2=0\.999, this run's has "
+                                         r"beta_2=0\.9"):
+        run(directory, 4, opt=keras.optimizers.Adam(0.01, beta_2=0.9))
+    run(tmp := directory.parent / "sgd", 1, opt=keras.optimizers.SGD(0.1))
+    with pytest.raises(ValueError, match=r"its optimizer had momentum=0\.0, this run's has "
+                                         r"momentum=0\.9"):
+        run(tmp, 2, opt=keras.optimizers.SGD(0.1, momentum=0.9))
+
+
+def test_a_buffer_that_is_already_infinite_does_not_stop_the_run(tmp_path):
+    """A frozen buffer holding -inf stopped every checkpointed run after epoch 1: the NaN
+    rule watches what a step can make non-finite, from a finite start."""
+    m = model()
+    bn = m.get_layer("bn_body")
+    bn.moving_variance.assign(np.full(bn.moving_variance.shape, np.inf, "float32"))
+    _, h = run(tmp_path, 3, m, opt=keras.optimizers.SGD(0.01))
+    assert len(h.history["loss"]) == 3
+
+
+def test_a_changed_learning_rate_schedule_is_refused(tmp_path):
+    def adam(decay):
+        return keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(0.01, 10, decay))
+
+    run(tmp_path, 1, opt=adam(0.9))
+    with pytest.raises(ValueError, match=r"its optimizer had learning_rate=.*'decay_rate': 0\.9"):
+        run(tmp_path, 2, opt=adam(0.5))
+
+
+def test_the_lock_messages_name_the_argument_and_a_folder_at_its_path(tmp_path):
+    from tapelab.fine_tuning.checkpoint_files import Lock
+
+    held = Lock(str(tmp_path), "directory")
+    held.acquire()
+    try:
+        m = compiled()
+        x, y = data()
+        with pytest.raises(ValueError, match=r"^`directory` is in use"):
+            m.fit(x, y, epochs=1, verbose=0, callbacks=[BackupAndResume(tmp_path)])
+    finally:
+        held.release()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / LOCK).mkdir()
+    with pytest.raises(ValueError, match=r"`checkpoint_dir`'s lock file .* cannot be opened "
+                                         r"\(IsADirectoryError"):
+        run(tmp_path / "other", 1)

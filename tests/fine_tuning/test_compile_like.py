@@ -9,7 +9,7 @@ import tensorflow as tf
 from test_loop import HEAD, data, model
 from tolerance import FLOAT16, assert_variables_close
 
-from tapelab import fine_tune
+from tapelab import fine_tune, fine_tune_step
 
 
 def test_a_plain_loss_function_gets_compiles_rank_matching_and_cast():
@@ -74,3 +74,36 @@ def test_mixed_float16_wraps_a_plain_optimizer_as_compile_does():
         assert int(wrapper.iterations) == int(ref.optimizer.iterations)  # the same steps applied
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"optimizer": keras.optimizers.Adam}, (r"`optimizer` must be an optimizer object or name, "
+                                           r"not a class\. Received: the class Adam")),
+    ({"metrics": ["acuracy"]}, (r"`metrics` must be metric names that model.compile accepts.*"
+                               r"Received: metrics='acuracy'")),
+    ({"metrics": [keras.metrics.AUC]}, r"not classes\. Received: the class AUC\. Create one: AUC\(\)"),
+    ({"loss_fn": keras.losses.MeanSquaredError}, r"`loss_fn` must be a loss object, not a class"),
+])
+def test_classes_and_misspelt_names_are_refused_before_anything_changes(kwargs, match):
+    x, y = data()
+    m = model()
+    opt = keras.optimizers.SGD(0.1)
+    args = {"optimizer": opt, "loss_fn": keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True), **kwargs}
+    with pytest.raises(TypeError if "class" in match else ValueError, match=match):
+        fine_tune(m, HEAD, (x, y), args["loss_fn"], args["optimizer"], verbose=0,
+                  metrics=kwargs.get("metrics"))
+    assert not opt.built
+    with pytest.raises(TypeError, match=r"must be an optimizer object, not a class"):
+        fine_tune_step(m, HEAD, args["loss_fn"], x, y, keras.optimizers.Adam)
+
+
+def test_a_loss_dict_may_leave_an_output_without_a_loss_as_compile_allows():
+    inp = keras.Input((4,))
+    shared = keras.layers.Dense(3, name="shared")(inp)
+    m = keras.Model(inp, {"a": keras.layers.Dense(1, name="a")(shared),
+                          "b": keras.layers.Dense(1, name="b")(shared)})
+    x = np.ones((8, 4), "float32")
+    y = {"a": np.zeros((8, 1), "float32"), "b": np.zeros((8, 1), "float32")}
+    h = fine_tune(m, ["shared", "a"], (x, y), {"a": "mse", "b": None}, "sgd", verbose=0)
+    assert len(h.history["loss"]) == 1

@@ -105,3 +105,11 @@ def test_the_trace_key_holds_what_a_trace_bakes_in_and_nothing_else():
     assert a.trace_key() == b.trace_key()
     c = RunConfig.build(m, HEAD, (x, y), LOSS, opt, training=False)
     assert a.trace_key() != c.trace_key()
+
+
+@pytest.mark.parametrize("name", ["training", "shuffle", "cache_features"])
+def test_flags_must_be_booleans(name):
+    """training="no" meant True."""
+    with pytest.raises(TypeError, match=rf"`{name}` must be True or False\. Received: "
+                                        rf"{name}='no'"):
+        fine_tune(model(), HEAD, data(), LOSS, "sgd", verbose=0, **{name: "no"})

@@ -102,3 +102,54 @@ def test_sample_weights_of_shape_n_or_n_1_are_fine():
     for weights in (np.ones(50, "float32"), np.ones((50, 1), "float32")):
         fine_tune(model(), HEAD, (x, y), LOSS, keras.optimizers.SGD(0.1), verbose=0,
                   sample_weight=weights)
+
+
+def test_validation_targets_that_do_not_fit_the_loss_are_refused_before_step_one():
+    """One-hot validation labels for a sparse loss: epoch 1 trained, then a raw Keras error."""
+    x, y = data()
+    m, opt = model(), keras.optimizers.SGD(0.1)
+    before = values(m)
+    with pytest.raises(ValueError, match=r"`validation_data`'s targets do not fit the loss and "
+                                         r"the model's outputs: .*Received: targets of shape "
+                                         r"\(None, 3\), for outputs of shape \(None, 3\)"):
+        fine_tune(m, HEAD, (x, y), LOSS, opt, verbose=0,
+                  validation_data=(x, np.eye(3, dtype="float32")[y]))
+    assert all(np.array_equal(a, b) for a, b in zip(before, values(m)))
+    assert not opt.built
+
+
+def test_training_data_that_does_not_fit_is_refused_in_words_before_step_one():
+    x, y = data()
+    m, opt = model(), keras.optimizers.SGD(0.1)
+    before = values(m)
+    with pytest.raises(ValueError, match=r"^`data` does not fit the model, its loss or its "
+                                         r"metrics: .*Received: batches of shapes \[\(None, 5\), "
+                                         r"\(None,\)\].*Nothing was trained"):
+        fine_tune(m, HEAD, (x[:, :5], y), LOSS, opt, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, values(m)))
+    assert not opt.built
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"sample_weight": np.array(["a"] * 50)}, TypeError, r"`sample_weight` must hold numbers"),
+    ({"validation_data": (np.zeros((4, 6), "float32"), np.zeros(4, "int64"),
+                          np.ones((4, 2), "float32"))},
+     ValueError, r"`validation_data's sample_weight` must give one weight per example"),
+    ({"class_weight": {0: "x"}}, ValueError, r"to weight \(a finite number >= 0\)"),
+    ({"class_weight": {0: float("nan"), 1: 1.0}}, ValueError, r"`class_weight` must be a dict"),
+    ({"class_weight": {0: None}}, ValueError, r"`class_weight` must be a dict"),
+])
+def test_weights_that_are_not_numbers_are_refused_naming_where_they_were(kwargs, error, match):
+    x, y = data()
+    m, opt = model(), keras.optimizers.SGD(0.1)
+    with pytest.raises(error, match=match):
+        fine_tune(m, HEAD, (x, y), LOSS, opt, verbose=0, **kwargs)
+    assert not opt.built
+
+
+def test_an_infinite_validation_dataset_asks_for_validation_steps():
+    x, y = data()
+    val = tf.data.Dataset.from_tensor_slices((x, y)).batch(8).repeat()
+    with pytest.raises(ValueError, match=r"^`validation_steps` must be given for an infinite "
+                                         r"`validation_data` Dataset.*Pass validation_steps="):
+        fine_tune(model(), HEAD, (x, y), LOSS, "sgd", verbose=0, validation_data=val)
