@@ -87,6 +87,8 @@ bench: install
 	$(PY) benchmarks/bench_core.py
 	$(PY) benchmarks/bench_transforms.py
 	$(PY) benchmarks/bench_fine_tune.py
+	@if $(PY) -c "import jax" 2>/dev/null; then $(PY) benchmarks/bench_jax.py; \
+	else echo "benchmarks/bench_jax.py skipped: JAX is not installed (.venv/bin/pip install -e '.[bench]')"; fi
 
 lint: install
 	$(VENV)/bin/ruff check tapelab tests benchmarks examples docs claims

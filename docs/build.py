@@ -245,6 +245,19 @@ def _ms(ms):
     return f"{ms:.{digits}f}{NBSP}ms"
 
 
+# what a script's rows need said beside them
+SPEED_NOTES = {
+    "bench_jax.py": (
+        "tapelab against JAX on the problems of JAX's Autodiff Cookbook: here the helper is "
+        "tapelab and the reference is `jax.jit` on the same float32 inputs (CPU, the optional "
+        "`bench` extra). Each case has two tapelab rows: `jit`, the default plain graph, and "
+        "`jit(jit_compile=True)`, with XLA. Where JAX's time is a few hundredths of a "
+        "millisecond (the cookbook's tiny functions and its 128-row vmaps), TensorFlow's "
+        "per-call floor, the cost of calling any traced function, sets the ratio, not the "
+        "work; at the larger sizes the work does."),
+}
+
+
 def speed_page():
     """The rows of the last ``make bench`` (benchmarks/results.json), per script."""
     lines = [
@@ -269,6 +282,8 @@ def speed_page():
              f"Keras {run['keras']}."),
             "",
         ]
+        if script in SPEED_NOTES:
+            lines += [SPEED_NOTES[script], ""]
         if others is not None and others >= 0.1:
             lines += [
                 "```{note}",

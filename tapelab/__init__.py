@@ -32,6 +32,8 @@ _EXPORTS = {
     "hessian": "tapelab.jacobians",
     "hvp": "tapelab.jacobians",
     "per_example_gradients": "tapelab.per_example",
+    "vmap": "tapelab.vectorize",
+    "jit": "tapelab.compiling",
 }
 
 __all__ = sorted(_EXPORTS)  # noqa: PLE0605 - one list of public names: the keys above

@@ -10,11 +10,13 @@ cached-body split (per model). One rule for all of them:
 - **The same call** means equal keys, and every part of a key is a
   :func:`fingerprint` that changes whenever the result could:
 
-  * values (None, bools, numbers, strings, NumPy arrays and scalars, and lists,
-    tuples and dicts of them) by value, looking inside the containers;
+  * values (None, bools, numbers, strings, NumPy arrays and scalars, object
+    arrays, and lists, tuples, dicts (their subclasses too), sets and frozensets
+    of them) by value, looking inside the containers, however deep;
   * Python functions by their code *and* by the fingerprints of everything they
     read that a trace would bake in: closure cells (``nonlocal`` too), default
-    arguments, and the globals their code names. So ``scale = [1.0]; f =
+    arguments, the globals their code names, and the attributes it reads of a
+    module it names (``cfg.S`` after ``import cfg``). So ``scale = [1.0]; f =
     lambda x: scale[0] * x**2`` is traced again once ``scale[0] = 3.0``;
   * a built-in Keras loss by its class, config and dtype (its config holds all
     its state); a user-defined ``keras.losses.Loss`` by its class and its full
@@ -31,9 +33,9 @@ Not seen: a change inside an object counted by identity, e.g. an attribute of
 some object that ``fn`` reads (``self.scale`` of a callable object). Pass such a
 value as an argument, keep it in a ``tf.Variable`` (read at run time), or in a
 closure or global. The price of the rule: each call hashes what ``fn`` reads (a
-large NumPy array costs about 1.5 ms per MB: keep big constants in a
-``tf.constant``, counted by identity), and a ``fn`` that changes what it reads
-(appends to a list it closes over) is traced again on every call.
+large NumPy array about 1 ms per MB, read in place, never copied: keep big
+constants in a ``tf.constant``, counted by identity), and a ``fn`` that changes
+what it reads (appends to a list it closes over) is traced again on every call.
 
 Why compiled callables are ``functools.partial`` objects of module-level
 functions, with the owner behind a weak reference: TF's "triggered tf.function
@@ -60,7 +62,7 @@ _VALUES = (type(None), bool, int, float, complex, str, bytes)
 _LIBRARIES = tuple(sorted({os.path.realpath(p) + os.sep for p in (
     *(sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")),
     os.path.dirname(os.path.abspath(__file__)))}))
-_DEPTH = 6  # containers and functions nested deeper than this count by identity
+_DEPTH = 64  # a structure deeper than this is hashed by identity (a cycle is caught anyway)
 
 
 def _keras_loss(obj):
@@ -111,15 +113,21 @@ def fingerprint(obj, pins, owner=None, depth=0, seen=None):
     if isinstance(obj, np.generic):
         return ("np", obj.dtype.str, obj.tobytes())
     if isinstance(obj, np.ndarray) and obj.dtype != object:
-        digest = hashlib.blake2b(np.ascontiguousarray(obj).tobytes(), digest_size=16).digest()
+        data = np.ascontiguousarray(obj)  # no copy when it is one already
+        digest = hashlib.blake2b(memoryview(data).cast("B"), digest_size=16).digest()
         return ("array", obj.dtype.str, obj.shape, digest)
     if depth < _DEPTH and id(obj) not in seen:
         parts = functools.partial(fingerprint, pins=pins, owner=owner, depth=depth + 1,
                                   seen=seen | {id(obj)})
-        if type(obj) in (list, tuple):
+        if isinstance(obj, np.ndarray):  # an object array: its elements, each read
+            return ("object-array", obj.shape, tuple(parts(x) for x in obj.ravel()))
+        if type(obj) in (list, tuple) or (isinstance(obj, tuple) and hasattr(obj, "_fields")):
             return (type(obj).__name__, tuple(parts(x) for x in obj))
-        if type(obj) is dict:
-            return ("dict", tuple((parts(k), parts(v)) for k, v in obj.items()))
+        if isinstance(obj, dict):  # OrderedDict, defaultdict...
+            return ("dict", type(obj).__name__,
+                    tuple((parts(k), parts(v)) for k, v in obj.items()))
+        if isinstance(obj, (set, frozenset)):
+            return ("set", frozenset(parts(x) for x in obj))
         if isinstance(obj, types.FunctionType) and not _library(obj.__code__):
             return _function(obj, pins, parts)
         if isinstance(obj, types.MethodType):
@@ -166,8 +174,45 @@ def _function(fn, pins, parts):
                   for cell in fn.__closure__ or ())
     names = sorted(n for n in _global_names(code) if n in fn.__globals__)
     globals_read = tuple((n, parts(fn.__globals__[n])) for n in names)
-    return ("function", _pin(code, pins), cells, globals_read, parts(fn.__defaults__),
-            parts(fn.__kwdefaults__))
+    attributes = tuple(  # cfg.S of a module cfg the code names: the value, not the module
+        (n, a, parts(getattr(fn.__globals__[n], a, None)))
+        for n, a in sorted(_module_attributes(code))
+        if isinstance(fn.__globals__.get(n), types.ModuleType)
+        and not _library_module(fn.__globals__[n]))
+    return ("function", _pin(code, pins), cells, globals_read, attributes,
+            parts(fn.__defaults__), parts(fn.__kwdefaults__))
+
+
+@functools.lru_cache(maxsize=4096)
+def _module_attributes(code):
+    """``(global name, attribute)`` pairs ``code`` reads as ``name.attribute`` (and the
+    functions defined inside it)."""
+    pairs, previous = set(), None
+    for ins in dis.get_instructions(code):
+        if ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and previous is not None:
+            pairs.add((previous, ins.argval))
+        previous = ins.argval if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") else None
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            pairs |= _module_attributes(const)
+    return frozenset(pairs)
+
+
+def _library_module(module):
+    """A module of an installed library or of tapelab: its attributes are code, not data."""
+    import sys
+
+    path = getattr(module, "__file__", None)
+    if path is None:  # built in (sys, math), or made at run time (types.ModuleType)
+        return module.__name__ in sys.builtin_module_names
+    return _library_path(path)
+
+
+@functools.lru_cache(maxsize=4096)
+def _library_path(path):
+    """Whether the file at ``path`` belongs to an installed library or to tapelab (a
+    module's file does not move: asked on every call, resolved once)."""
+    return os.path.realpath(path).startswith(_LIBRARIES)
 
 
 def _filled(cell):
@@ -219,6 +264,11 @@ class CompileCache:
 
         if not tf.executing_eagerly():
             return functools.partial(impl, fn)
+        return self.compiled(fn, key, impl, _build)
+
+    def compiled(self, fn, key, impl, build):
+        """``build(impl, ref)`` cached per ``fn`` (the owner, held weakly) and ``key``, with
+        ``ref()`` giving ``fn`` back: what :meth:`function` does, with another compiler."""
         owner = fn
         if isinstance(fn, types.MethodType):  # obj.f is a new object on each access:
             owner, ref = fn.__self__, weakref.WeakMethod(fn)  # the entry belongs to obj
@@ -227,7 +277,7 @@ class CompileCache:
                 ref = weakref.ref(fn)
             except TypeError:
                 ref = functools.partial(_identity, fn)
-        return self.get(owner, (key, fn), functools.partial(_build, impl, ref))
+        return self.get(owner, (key, fn), functools.partial(build, impl, ref))
 
     def entries(self, owner):
         """How many compiled callables ``owner`` has here (for tests and curiosity)."""
@@ -248,5 +298,8 @@ def _build(impl, ref):
     return tf.function(functools.partial(_call, impl, ref), reduce_retracing=True)
 
 
-def _call(impl, ref, *args):
-    return impl(ref(), *args)
+def _call(impl, ref, *args):  # runs while tracing only
+    from tapelab._keras_internals import quiet_autograph
+
+    with quiet_autograph():
+        return impl(ref(), *args)

@@ -13,7 +13,8 @@ import numpy as np
 import tensorflow as tf
 
 from tapelab._sources import describe, is_variable, watchable
-from tapelab.watching import record
+from tapelab.transforms import complex_inputs, real_output, split_aux
+from tapelab.watching import tape
 
 ZERO = tf.UnconnectedGradients.ZERO
 
@@ -23,7 +24,7 @@ def output_leaves(out):
     leaves = tf.nest.flatten(out)
     for leaf in leaves:
         if not (tf.is_tensor(leaf) or is_variable(leaf)
-                or isinstance(leaf, (numbers.Real, np.generic, np.ndarray))):
+                or isinstance(leaf, (numbers.Number, np.generic, np.ndarray))):
             raise TypeError(
                 "`fn` must return a tensor, or a dict, tuple or list of tensors, for "
                 f"jacobian. Received: {describe(leaf)} in {type(out).__name__} output. "
@@ -32,11 +33,18 @@ def output_leaves(out):
 
 
 def reverse(fn, sources):
-    """``fn(*sources)`` and, per output leaf, its Jacobian per source leaf (tape.jacobian)."""
+    """``fn(*sources)`` and, per output leaf, its Jacobian per source leaf (tape.jacobian;
+    a scalar output's is its gradient, with no loop to vectorise)."""
     flat = tf.nest.flatten(sources)
-    t, out, flat = record(lambda *leaves: fn(*tf.nest.pack_sequence_as(sources, leaves)),
-                          flat, persistent=True)
-    return out, [t.jacobian(o, flat, unconnected_gradients=ZERO) for o in output_leaves(out)]
+    with tape(watch=[leaf for leaf in flat if not is_variable(leaf)], persistent=True) as t:
+        out = fn(*sources)
+    per_output = []
+    for o in output_leaves(out):
+        if o.shape.rank == 0:
+            per_output.append(t.gradient(o, flat, unconnected_gradients=ZERO))
+        else:
+            per_output.append(t.jacobian(o, flat, unconnected_gradients=ZERO))
+    return out, per_output
 
 
 def forward(fn, sources):
@@ -45,7 +53,9 @@ def forward(fn, sources):
     for source in tf.nest.flatten(sources):
         def column(direction, source=source):  # J @ e_k, one input direction
             tangent = tf.reshape(direction, tf.shape(source))
-            with tf.autodiff.ForwardAccumulator(watchable(source), tangent) as acc:
+            from tapelab._keras_internals import quiet_complex_forward  # Keras: on first use
+            with quiet_complex_forward(), tf.autodiff.ForwardAccumulator(
+                    watchable(source), tangent) as acc:
                 out = fn(*sources)
             structure[:] = [out]
             return [acc.jvp(o, unconnected_gradients=ZERO) for o in output_leaves(out)]
@@ -64,9 +74,10 @@ def _source_last(stacked, source):
 
 
 MODES = {"reverse": reverse, "forward": forward}
+HELPERS = {"reverse": "jacrev", "forward": "jacfwd"}
 
 
-def jacobian_of(mode, single, fn, *sources):
+def jacobian_of(mode, single, fn, *sources, has_aux=False, holomorphic=False):
     """fn's output structure, each leaf holding its Jacobian per source (one, if ``single``).
 
     Args:
@@ -74,8 +85,10 @@ def jacobian_of(mode, single, fn, *sources):
       single: whether to give each output leaf's Jacobian for the one source,
         rather than a tuple over the sources.
       fn: a function of ``len(sources)`` arguments.
-      *sources: each a tensor or variable, or a dict or tuple of them, already
-        under tapelab's rules (``_sources.as_structured_sources``).
+      *sources: each a tensor or variable, or a structure of them, already
+        under tapelab's rules (``_trees.as_tree``).
+      has_aux: ``fn`` returns ``(output, aux)``; the result is ``(Jacobians, aux)``.
+      holomorphic: the complex Jacobian ``f'(z)`` of a holomorphic ``fn``, as JAX's.
 
     Returns:
       The Jacobians, nested: ``fn``'s output structure outside, the sources' inside.
@@ -86,6 +99,30 @@ def jacobian_of(mode, single, fn, *sources):
     >>> [[float(j) for j in tf.nest.flatten(per_output)] for per_output in J]
     [[3.0, 2.0], [1.0, 0.0]]
     """
-    out, per_output = MODES[mode](fn, sources)
-    packed = [tf.nest.pack_sequence_as(sources, flat) for flat in per_output]
-    return tf.nest.pack_sequence_as(out, [p[0] if single else p for p in packed])
+    helper, flat = HELPERS[mode], tf.nest.flatten(sources)
+    aux = []
+
+    def main(*args):
+        output, extra = split_aux(fn(*args), has_aux, helper)
+        aux[:] = [extra]
+        for o in output_leaves(output):
+            if mode == "reverse" or holomorphic:
+                real_output(o, helper, holomorphic, "use vjp or jvp")
+        return output
+
+    if holomorphic:
+        complex_inputs(flat, helper)
+    elif mode == "forward" and any(tf.as_dtype(x.dtype).is_complex for x in flat):
+        raise TypeError(
+            "jacfwd requires real inputs, as JAX's does. Received: a complex source. For a "
+            "holomorphic function pass holomorphic=True; for another, use jvp directly.")
+    out, per_output = MODES[mode](main, sources)
+    if holomorphic and mode == "reverse":  # the tape gives conj(f'(z)); JAX gives f'(z)
+        per_output = [[tf.math.conj(j) for j in js] for js in per_output]
+    packed = [tf.nest.pack_sequence_as(sources, flat_js) for flat_js in per_output]
+    result = tf.nest.pack_sequence_as(out, [p[0] if single else p for p in packed])
+    if has_aux:
+        if mode == "forward":  # aux of the vectorised passes is batched: one plain pass
+            aux[:] = [split_aux(fn(*sources), True, helper)[1]]
+        return result, aux[0]
+    return result

@@ -7,6 +7,9 @@ a traceback somewhere in a training loop. ``ATTRIBUTES`` lists them all, with
 an object of the installed Keras that must have each.
 """
 
+import contextlib
+import logging
+
 import keras
 
 
@@ -73,6 +76,63 @@ def set_initial_epoch(model, epoch):
     Keras's ``BackupAndRestore`` does from ``on_train_begin``: writes
     ``Trainer._initial_epoch``, which ``fit`` reads after that hook."""
     model._initial_epoch = epoch
+
+
+class _Silence(logging.Filter):
+    """Drops the ``tensorflow`` logger's records whose message starts with one of ``prefixes``."""
+
+    def __init__(self, *prefixes):
+        super().__init__()
+        self.prefixes = prefixes
+
+    def filter(self, record):
+        return not str(record.msg).startswith(self.prefixes)
+
+
+_QUIET = _Silence("AutoGraph could not transform")
+_COMPLEX_PRIMAL = _Silence("The dtype of the watched primal must be floating")
+
+
+@contextlib.contextmanager
+def quiet_complex_forward():
+    """Inside the block, ``tf.autodiff.ForwardAccumulator``'s warning "The dtype of the
+    watched primal must be floating ..., got tf.complex64" is not shown: its jvp of a
+    complex primal is right (tests/test_cookbook.py checks it against JAX's), and tapelab
+    refuses integer primals before. Filters TF's ``tensorflow`` logger."""
+    logger = logging.getLogger("tensorflow")
+    logger.addFilter(_COMPLEX_PRIMAL)
+    try:
+        yield
+    finally:
+        logger.removeFilter(_COMPLEX_PRIMAL)
+
+
+@contextlib.contextmanager
+def quiet_autograph():
+    """Inside the block, AutoGraph's "could not transform ... report this to the TensorFlow
+    team" warning is not shown: tapelab compiles a user's function, and a lambda whose
+    source AutoGraph cannot find (in a REPL, or two on one line) then simply runs as
+    written. Reads ``autograph.utils.ag_logging.echo_log_to_stdout`` (its echo to
+    stdout in interactive sessions) and filters TF's ``tensorflow`` logger."""
+    from tensorflow.python.autograph.utils import ag_logging
+
+    logger = logging.getLogger("tensorflow")
+    echo = ag_logging.echo_log_to_stdout
+    logger.addFilter(_QUIET)
+    ag_logging.echo_log_to_stdout = False
+    try:
+        yield
+    finally:
+        ag_logging.echo_log_to_stdout = echo
+        logger.removeFilter(_QUIET)
+
+
+def call_flat(concrete, tensors):
+    """Run a traced ``ConcreteFunction`` on exactly the flat tensors it was traced for,
+    skipping the binding of its structured signature (about a third of its per-call
+    cost on a tiny function: benchmarks/bench_jax.py): reads
+    ``ConcreteFunction._call_flat``, as its ``__call__`` does after binding."""
+    return concrete._call_flat(list(tensors), concrete.captured_inputs)
 
 
 def dataset_ops(dataset):
@@ -149,6 +209,7 @@ FUNCTIONS = (
     ("keras.src.trainers.data_adapters.array_slicing", "train_validation_split"),
     ("keras.src.trainers.data_adapters.data_adapter_utils", "class_weight_to_sample_weights"),
     ("keras.src.trainers.data_adapters.tf_dataset_adapter", "make_class_weight_map_fn"),
+    ("tensorflow.python.autograph.utils.ag_logging", "echo_log_to_stdout"),
 )
 
 
@@ -174,9 +235,10 @@ def examples():
         ("_in_multi_worker_mode", mirrored.extended),
         ("_initial_epoch", functional),
         ("_as_serialized_graph", tf.data.Dataset.range(1)),
+        ("_call_flat", tf.function(lambda x: x).get_concrete_function(tf.constant(1.0))),
     ]
 
 
 ATTRIBUTES = ("_flatten_layers", "_functional", "_nodes_by_depth",
               "_trainable_variables_indices", "_var_key", "_distribution_strategy", "_learning_rate",
-              "_in_multi_worker_mode", "_initial_epoch", "_as_serialized_graph")
+              "_in_multi_worker_mode", "_initial_epoch", "_as_serialized_graph", "_call_flat")

@@ -75,12 +75,13 @@ def _number(x, what):
 def as_source(x, position=0):
     """Convert one differentiation source to a TF object.
 
-    Variables (``tf.Variable``, ``keras.Variable``), float tensors and float
+    Variables (``tf.Variable``, ``keras.Variable``), float or complex tensors and
     ``tf.RaggedTensor``s pass through unchanged; NumPy arrays become tensors of
     the same dtype; Python numbers and NumPy integer scalars become float32
-    scalars, integers only when float32 holds them exactly (all up to 2**24);
-    NumPy float scalars keep their dtype. Bool values, and integer arrays and tensors,
-    raise TypeError.
+    scalars, integers only when float32 holds them exactly (all up to 2**24),
+    and Python complex numbers complex64 scalars; NumPy float and complex
+    scalars keep their dtype. Bool values, and integer arrays and tensors, raise
+    TypeError.
     """
     what = f"Source {position}"
     if isinstance(x, (bool, np.bool_)):
@@ -91,6 +92,10 @@ def as_source(x, position=0):
         )
     if isinstance(x, (numbers.Real, np.integer, np.floating)):
         return _number(x, what)
+    if isinstance(x, np.complexfloating):
+        return tf.constant(x)  # a NumPy complex keeps its dtype
+    if isinstance(x, complex):
+        return tf.constant(x, dtype=tf.complex64)  # 3+4j -> complex64, as float -> float32
     if is_variable(x) or isinstance(x, (tf.Tensor, tf.RaggedTensor)):
         check_float(x, what)
         return x
@@ -99,9 +104,9 @@ def as_source(x, position=0):
         return tf.convert_to_tensor(x)
     raise TypeError(
         f"{what} must be a tf.Variable, keras.Variable, tf.Tensor, tf.RaggedTensor, "
-        f"NumPy array or number. Received: {describe(x)}. Pass each source as its own "
-        "argument, or convert it first with tf.constant(...) (tf.ragged.constant(...) "
-        "for rows of different lengths)."
+        f"NumPy array or number (or, where a helper takes structures, a dict, tuple or "
+        f"list of them). Received: {describe(x)}. Convert it first with tf.constant(...) "
+        "(tf.ragged.constant(...) for rows of different lengths)."
     )
 
 

@@ -24,7 +24,8 @@ def watch_list(watch):
     are skipped with one warning that names them, as raw TF warns; a single
     non-float item, or a non-float tensor, raises TypeError.
     """
-    items = tf.nest.flatten(watch)
+    flat = isinstance(watch, list) and not any(isinstance(x, (dict, tuple, list)) for x in watch)
+    items = list(watch) if flat else tf.nest.flatten(watch)  # tf.nest only where needed
     if len(items) > 1:
         skipped = [x for x in items if is_variable(x) and not is_float(x)]
         if skipped:

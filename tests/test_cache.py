@@ -5,6 +5,7 @@ reads changes between calls, and the new value must take effect, as it does with
 tapelab.grad and with JAX without jit.
 """
 
+import collections
 import gc
 import weakref
 
@@ -260,3 +261,44 @@ def test_an_attribute_name_is_not_a_global():
         assert fingerprint(f, pins) == first
     finally:
         del globals()["data"]
+
+
+# --- what the cache sees (issue: a changed value returned the old Jacobian) -----------------
+
+
+def _jacobian_sees(update, read):
+    """jacobian of x -> read() * x**2 at x = [1, 2], before and after update()."""
+    f = lambda x: read() * x ** 2
+    before = tapelab.jacobian(f, tf.constant([1.0, 2.0])).numpy().diagonal().tolist()
+    update()
+    after = tapelab.jacobian(f, tf.constant([1.0, 2.0])).numpy().diagonal().tolist()
+    return before, after
+
+
+@pytest.mark.parametrize("make, update, read", [
+    (lambda: collections.defaultdict(float, s=1.0), lambda v: v.__setitem__("s", 3.0),
+     lambda v: v["s"]),
+    (lambda: collections.OrderedDict(s=1.0), lambda v: v.__setitem__("s", 3.0),
+     lambda v: v["s"]),
+    (lambda: {1.0}, lambda v: (v.clear(), v.add(3.0)), lambda v: max(v)),
+    (lambda: np.array([1.0, "x"], dtype=object), lambda v: v.__setitem__(0, 3.0),
+     lambda v: float(v[0])),
+    (lambda: [[[[[[[[1.0]]]]]]]], lambda v: v[0][0][0][0][0][0][0].__setitem__(0, 3.0),
+     lambda v: v[0][0][0][0][0][0][0][0]),
+])
+def test_a_changed_value_of_every_kind_makes_a_new_trace(make, update, read):
+    value = make()
+    before, after = _jacobian_sees(lambda: update(value), lambda: read(value))
+    assert (before, after) == ([2.0, 4.0], [6.0, 12.0])
+
+
+def test_a_large_array_is_hashed_in_place_not_copied():
+    import tracemalloc
+
+    big = np.ones(16 * 2**20 // 8)  # 16 MiB
+    fingerprint(big, [])
+    tracemalloc.start()
+    fingerprint(big, [])
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 2**20, peak  # tobytes() made a 16 MiB copy on every call

@@ -27,7 +27,7 @@ def test_the_api_page_documents_every_public_name():
     for name in tapelab.__all__:
         assert page.count(f":: tapelab.{name}\n") == 1, name
     # what the helpers return is documented too, so their docstrings' links resolve
-    assert ":: tapelab.diagnose.gradcheck.GradientCheck\n" in page
+    assert ":: tapelab.diagnose.gradcheck_report.GradientCheck\n" in page
 
 
 def test_every_notebook_is_on_the_home_page_once():

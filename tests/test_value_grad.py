@@ -105,8 +105,19 @@ def test_python_bool_raises_type_error():
 
 
 def test_bad_source_type_raises_type_error():
-    with pytest.raises(TypeError, match=r"Source 0 must be .* Received: list"):
-        value_and_gradient(lambda x: x, [1.0, 2.0])
+    with pytest.raises(TypeError, match=r"Source 0\[1\] must be .* Received: str 'a'"):
+        value_and_gradient(lambda x: x[0], [1.0, "a"])  # a list is a structure, as in JAX
+    with pytest.raises(TypeError, match=r"Source 0 must be .* Received: NoneType None"):
+        value_and_gradient(lambda x: x, None)
+
+
+def test_structures_of_sources_give_gradients_in_that_structure():
+    value, g = value_and_gradient(lambda p: p["w"][0] * p["w"][1] + p["b"],
+                                  {"w": [2.0, 3.0], "b": 1.0})
+    assert float(value) == 7.0
+    assert [float(v) for v in g["w"]] == [3.0, 2.0] and float(g["b"]) == 1.0
+    _, g = value_and_gradient(lambda p: p["w"][0], {"w": [2.0, 3.0]})
+    assert float(g["w"][0]) == 1.0 and g["w"][1] is None  # unconnected: None, as raw TF
 
 
 def test_no_sources_raises():

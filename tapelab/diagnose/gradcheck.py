@@ -1,8 +1,12 @@
-"""`check_gradient`: the tape's gradient against a numerical one.
+"""`check_gradient`: derivatives against finite differences, to first or second order.
 
-A gradient check must never read as clean when the gradient is broken: NaN or
-infinity on either side makes the errors NaN or infinite, ``finite`` False, and
-the message names the source and the element.
+As JAX's ``check_grads``: reverse mode (``"rev"``) and forward mode (``"fwd"``)
+are each compared with central differences, and ``order=2`` checks the
+derivatives of the derivatives too. A check never reads as clean when a
+derivative is broken: NaN or infinity on either side makes the errors NaN or
+infinite, ``finite`` False, and the message names the source and the element.
+Memory stays in proportion to the inputs: the checks take directional
+derivatives and gradients, never a dense Jacobian.
 """
 
 from __future__ import annotations
@@ -10,7 +14,6 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,40 +21,20 @@ import tensorflow as tf
 
 from tapelab._sources import as_sources, dense_only
 from tapelab._user_warnings import warn
+from tapelab.diagnose.gradcheck_report import GradientCheck, compare, non_finite, report
+from tapelab.transforms import jvp, vjp
 from tapelab.value_grad import value_and_gradient
 
-_SHOWN = 3  # non-finite elements named per source
-# Jacobian elements (fn's output elements x the sources' elements) past which
-# check_gradient refuses: tf.test.compute_gradient builds two Jacobians that large
-_MAX_JACOBIAN = 10_000_000
-
-
-@dataclass(frozen=True)
-class GradientCheck:
-    """How far the tape's gradient is from central finite differences."""
-
-    max_abs_error: float  # NaN or inf when a gradient is not finite
-    max_rel_error: float
-    tape_gradient: tuple  # the tape's gradient per source (NumPy arrays)
-    numerical: tuple  # the finite-difference gradient per source
-    finite: bool = True  # every element of both gradients is finite
-    problems: tuple = ()  # one line per non-finite element shown
-
-    @property
-    def tape(self):
-        """Deprecated: the old name of :attr:`tape_gradient` (``check_*`` and ``tape``
-        name other things in tapelab)."""
-        warn("GradientCheck.tape is deprecated; use GradientCheck.tape_gradient.",
-             DeprecationWarning)
-        return self.tape_gradient
-
-    def __str__(self):
-        head = (f"GradientCheck: max abs error {self.max_abs_error:.2e}, "
-                f"max rel error {self.max_rel_error:.2e} "
-                f"over {len(self.tape_gradient)} source(s)")
-        if self.finite:
-            return head
-        return "\n".join([head + " - NOT FINITE:", *(f"  {p}" for p in self.problems)])
+_MAX_ELEMENTS = 100_000  # the reverse check runs fn twice per input element
+# The default step per dtype. A central difference errs by truncation, delta**2 |f'''|/6,
+# plus round-off, eps |f| / delta; the sum is smallest near delta = (3 eps)**(1/3).
+# float64 keeps TF's own step (tf.test.compute_gradient), 1/1024: truncation ~1e-7.
+# float32 takes 1/128: with 1/1024 its round-off (eps32 = 1.2e-7) is ~1e-3 relative
+# (measured 2e-3 on the cookbook's logistic loss), with 1/128 ~5e-4 (measured 4.5e-4).
+DELTA = {"float64": 1.0 / 1024, "float32": 1.0 / 128, "float16": 1.0 / 32, "bfloat16": 1.0 / 32}
+# the absolute and relative error each dtype's central differences reach (both at once):
+# float64 ~ delta**2 truncation; float32 ~5e-4 relative, so 1e-2 keeps a margin of 20
+TOLERANCE = {"float64": 1e-5, "float32": 1e-2, "float16": 1e-1, "bfloat16": 1e-1}
 
 
 def _refuse(tensors):
@@ -79,120 +62,179 @@ def _check_delta(delta):
         return
     if isinstance(delta, (bool, np.bool_)) or not isinstance(delta, numbers.Real):
         raise TypeError(
-            "`delta` must be a number: the finite-difference step (or None for TF's "
-            f"default). Received: delta={delta!r} of type {type(delta).__name__}. Pass a "
+            "`delta` must be a number: the finite-difference step (or None for the "
+            f"dtype's default). Received: delta={delta!r} of type {type(delta).__name__}. Pass a "
             "float, e.g. delta=1e-3.")
     if not (math.isfinite(delta) and delta > 0):
         raise ValueError(
             "`delta` must be a positive finite number: the finite-difference step, so "
             f"0, a negative step, NaN or infinity give no derivative. Received: delta={delta!r}. "
-            "Pass e.g. delta=1e-3, or None for TF's default.")
+            "Pass e.g. delta=1e-3, or None for the dtype's default.")
 
 
-def _check_size(value, tensors):
-    """Refuse a Jacobian past ``_MAX_JACOBIAN`` elements before compute_gradient builds it."""
-    outputs = int(tf.size(value))
-    inputs = sum(int(tf.size(x)) for x in tensors)
-    if outputs * inputs <= _MAX_JACOBIAN:
-        return
-    if outputs > 1:
-        fix = ("check_gradient compares the gradient of the sum of fn's outputs anyway, so "
-               "sum them first: check_gradient(lambda *xs: tf.reduce_sum(fn(*xs)), *sources) "
-               f"has a Jacobian of {inputs:,} elements (it still runs fn twice per input "
-               "element), or check at a smaller point.")
-    else:
-        fix = ("Check at a smaller point (a slice of the input), as fn runs twice per "
-               "input element.")
-    raise ValueError(
-        "`check_gradient` builds two full Jacobians (the tape's and the numerical one, "
-        "with tf.test.compute_gradient), of fn's output elements x the sources' "
-        f"elements, and refuses past {_MAX_JACOBIAN:,} elements. Received: {outputs:,} "
-        f"output element(s) x {inputs:,} input element(s) = {outputs * inputs:,} "
-        f"elements (about {2 * 8 * outputs * inputs / 1e9:.1f} GB in float64). {fix}")
+def _check_options(order, modes):
+    if isinstance(order, bool) or order not in (1, 2):
+        raise ValueError(f"`order` must be 1 or 2 (first or second derivatives). Received: "
+                         f"order={order!r}.")
+    if isinstance(modes, str) or not isinstance(modes, (tuple, list)) or not modes or not set(
+            modes) <= {"fwd", "rev"}:
+        raise ValueError("`modes` must be a non-empty tuple of 'fwd' and 'rev', as in JAX's "
+                         f"check_grads. Received: modes={modes!r}.")
 
 
-def _digits(value):
-    """A value to 6 significant digits: the rest of a finite difference is round-off."""
-    return float(f"{float(value):.6g}")
+def _summed(fn):
+    return lambda *xs: tf.reduce_sum(fn(*xs))
 
 
-def _non_finite(i, g, n):
-    """Lines naming the first non-finite elements of source i."""
-    bad = np.argwhere(~(np.isfinite(g) & np.isfinite(n)))
-    lines = [f"source {i} element {tuple(int(k) for k in idx)}: tape {_digits(g[tuple(idx)])}, "
-             f"numerical {_digits(n[tuple(idx)])}" for idx in bad[:_SHOWN]]
-    if len(bad) > _SHOWN:
-        lines.append(f"source {i}: {len(bad) - _SHOWN} more non-finite element(s)")
-    return lines
+def _reverse_first_order(fn, tensors, delta):
+    """The tape's gradient of sum(fn), element by element against central differences."""
+    _, grads = value_and_gradient(_summed(fn), *tensors)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    tape, numerical, problems, comparisons = [], [], [], []
+    for i, (x, g) in enumerate(zip(tensors, grads)):
+        g = np.zeros(x.shape, x.dtype.as_numpy_dtype) if g is None else \
+            tf.convert_to_tensor(g).numpy()  # tf.gather gives IndexedSlices: make them dense
+        base = x.numpy()
+        n = np.zeros(base.size, np.float64)
+        for k in range(base.size):  # fn twice per element: memory stays that of one call
+            step = np.zeros(base.size, base.dtype)
+            step[k] = delta
+            step = step.reshape(base.shape)
+            shifted = list(tensors)
+            shifted[i] = tf.constant(base + step)
+            up = float(_summed(fn)(*shifted))
+            shifted[i] = tf.constant(base - step)
+            down = float(_summed(fn)(*shifted))
+            n[k] = (up - down) / (2 * delta)
+        n = n.reshape(base.shape).astype(base.dtype)
+        problems += non_finite(i, g, n)
+        tape.append(g)
+        numerical.append(n)
+        comparisons.append(compare(f"rev order 1, source {i}", g, n))
+    return tuple(tape), tuple(numerical), problems, comparisons
 
 
-def check_gradient(fn: Callable[..., Any], *sources: Any,
-                   delta: float | None = None) -> GradientCheck:
-    """Compare the tape's gradient of ``fn`` with a numerical one.
+def _directions(tensors, rng):
+    """A random direction per source, of unit length over all of them."""
+    raw = [rng.standard_normal(x.shape.as_list()) for x in tensors]
+    norm = math.sqrt(sum(float(np.sum(r * r)) for r in raw)) or 1.0
+    return [tf.constant(r / norm, x.dtype) for r, x in zip(raw, tensors)]
 
-    The numerical gradient comes from ``tf.test.compute_gradient`` (central
-    differences); a non-scalar ``fn`` is summed first, as ``tape.gradient``
-    does. Use float64 sources for tight errors: float32 differences are only
-    good to about 1e-3, and float16/bfloat16 ones are mostly round-off (a
-    warning says so). A NaN or infinite value on either side is never read as a
-    small error: the errors become NaN or inf and ``finite`` is False. Runs
-    eagerly only (``RuntimeError`` inside ``tf.function``); complex sources
-    raise ``TypeError``.
 
-    Cost: ``tf.test.compute_gradient`` builds the full Jacobian (fn's output
-    elements x the sources' elements), twice, and runs ``fn`` twice per source
-    element. So memory grows as outputs x inputs (as n**2 for a vector-valued fn
-    of n elements) and time as n. Past 10 million Jacobian elements (about 160 MB
-    in float64) ``check_gradient`` raises ``ValueError`` before building them:
-    sum a vector-valued ``fn`` first (the check compares the gradient of the
-    sum anyway), or check at a smaller point.
+def _numerical_jvp(fn, tensors, v, delta):
+    up = fn(*[x + delta * d for x, d in zip(tensors, v)])
+    down = fn(*[x - delta * d for x, d in zip(tensors, v)])
+    return tf.nest.map_structure(lambda a, b: (a - b) / (2 * delta), up, down)
+
+
+def _forward(fn, tensors, v, delta, name):
+    """jvp along ``v`` against the central difference along ``v``, output by output."""
+    _, tangent = jvp(fn, tuple(tensors), tuple(v))
+    numerical = _numerical_jvp(fn, tensors, v, delta)
+    a = np.concatenate([np.ravel(t) for t in tf.nest.flatten(tangent)])
+    n = np.concatenate([np.ravel(t) for t in tf.nest.flatten(numerical)])
+    return compare(name, a, n)
+
+
+def _reverse(fn, tensors, rng, delta, name):
+    """JAX's vjp check: <u, J v> by finite differences against <vjp(u), v>."""
+    out, vjp_fn = vjp(fn, *tensors)
+    u = tf.nest.map_structure(
+        lambda o: tf.constant(rng.standard_normal(o.shape.as_list()), o.dtype), out)
+    v = _directions(tensors, rng)
+    pulled = vjp_fn(u)
+    autodiff = sum(float(tf.reduce_sum(p * d)) for p, d in zip(pulled, v))
+    numerical_out = _numerical_jvp(fn, tensors, v, delta)
+    numerical = sum(float(tf.reduce_sum(a * b)) for a, b in zip(
+        tf.nest.flatten(numerical_out), tf.nest.flatten(u)))
+    return compare(name, [autodiff], [numerical])
+
+
+def check_gradient(fn: Callable[..., Any], *sources: Any, delta: float | None = None,
+                   order: int = 1, modes: tuple = ("fwd", "rev"),
+                   seed: int = 0) -> GradientCheck:
+    """Compare ``fn``'s derivatives with central finite differences, as JAX's ``check_grads``.
+
+    ``"rev"``: the tape's gradient of ``sum(fn)`` against central differences,
+    element by element (``fn`` runs twice per input element; up to 100,000
+    elements), and, with ``order=2``, a vjp of that gradient (a
+    Hessian-vector product) along random directions. ``"fwd"``: ``jvp`` along a
+    random direction against the difference along it, output by output, and with
+    ``order=2`` the jvp of that jvp. The directions come from ``seed``. Each
+    check keeps its worst element (:attr:`GradientCheck.comparisons`); an element
+    passes when its absolute or its relative error is within the dtype's
+    tolerance (float64 1e-5, float32 1e-2: central differences in float32 are
+    good to about 5e-4 relative), and :attr:`GradientCheck.ok` is the verdict.
+    A NaN or infinite value on either side is never read as a small error: the
+    errors become NaN or inf and ``finite`` is False. Memory stays in proportion
+    to the inputs: no dense Jacobian is built. Runs eagerly only
+    (``RuntimeError`` inside ``tf.function``); complex sources raise ``TypeError``.
 
     Args:
       fn: a function of ``len(sources)`` real tensors.
       *sources: the point to check at (as for :func:`value_and_gradient`).
-      delta: the finite-difference step, a positive finite number (TF's
-        default when None); anything else raises ``ValueError``/``TypeError``.
+      delta: the finite-difference step, a positive finite number. None picks
+        one by dtype: 1/1024 for float64 (TF's own), 1/128 for float32 (where a
+        smaller step is mostly round-off), 1/32 for float16.
+      order: 1, or 2 for second derivatives too.
+      modes: ``("fwd", "rev")``, or one of them.
+      seed: the seed of the random directions.
 
     Returns:
-      A :class:`GradientCheck` with ``max_abs_error``, ``max_rel_error``
-      (relative to the larger of the two gradients, element-wise), ``finite``
-      and ``problems`` (the non-finite elements, by source and index).
+      A :class:`GradientCheck`: ``max_abs_error``, ``max_rel_error`` (relative to
+      the larger side, element-wise), ``finite``, ``problems`` (the non-finite
+      elements of the gradient, by source and index), ``comparisons``, ``ok`` and
+      ``assert_ok()``.
 
     >>> import numpy as np, tensorflow as tf
-    >>> print(check_gradient(tf.sin, tf.constant([0.5, 1.0], tf.float64)).max_abs_error < 1e-6)
+    >>> check_gradient(tf.sin, tf.constant([0.5, 1.0], tf.float64), order=2).ok
     True
     >>> broken = tf.custom_gradient(lambda a: (a * a, lambda dy: dy * np.nan))
-    >>> print(check_gradient(broken, tf.constant([1.0, 2.0], tf.float64)))
+    >>> print(check_gradient(broken, tf.constant([1.0, 2.0], tf.float64), modes=("rev",)))
     GradientCheck: max abs error nan, max rel error nan over 1 source(s) - NOT FINITE:
       source 0 element (0,): tape nan, numerical 2.0
       source 0 element (1,): tape nan, numerical 4.0
     """
     _check_delta(delta)
+    _check_options(order, modes)
     tensors = [tf.convert_to_tensor(s) for s in dense_only(as_sources(sources),
                                                              "check_gradient")]
     _refuse(tensors)
-    value, grads = value_and_gradient(fn, *tensors)
-    _check_size(value, tensors)
-    grads = grads if isinstance(grads, tuple) else (grads,)
-    kwargs = {} if delta is None else {"delta": delta}
-    _, jacobians = tf.test.compute_gradient(fn, tensors, **kwargs)
-    tape, numerical, problems = [], [], []
-    abs_err = rel_err = np.float64(0.0)
-    for i, (x, g, jac) in enumerate(zip(tensors, grads, jacobians)):
-        if g is None:
-            g = np.zeros(x.shape, x.dtype.as_numpy_dtype)
-        else:  # tf.gather on a source gives IndexedSlices: make them dense
-            g = tf.convert_to_tensor(g).numpy()
-        n = jac.sum(axis=0).reshape(x.shape)  # d sum(y) / dx  (rows of the Jacobian are y)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            diff = np.abs(g.astype(np.float64) - n.astype(np.float64))  # NaN, inf kept
-            scale = np.maximum(np.abs(g), np.abs(n)).astype(np.float64)
-            rel = np.where(scale > 0, diff / np.where(scale > 0, scale, 1.0), diff)
-        # np.maximum propagates NaN; Python's max(0.0, nan) would return 0.0
-        abs_err = np.maximum(abs_err, diff.max(initial=0.0))
-        rel_err = np.maximum(rel_err, rel.max(initial=0.0))
-        problems += _non_finite(i, g, n)
-        tape.append(g)
-        numerical.append(n)
-    return GradientCheck(float(abs_err), float(rel_err), tuple(tape), tuple(numerical),
-                         not problems, tuple(problems))
+    if delta is None:  # the least precise source sets the step
+        delta = max((DELTA.get(x.dtype.name, DELTA["float64"]) for x in tensors),
+                    default=DELTA["float64"])
+    delta = float(delta)
+    rng = np.random.default_rng(seed)
+    tape = numerical = ()
+    problems, comparisons = [], []
+    if "rev" in modes:
+        elements = sum(int(tf.size(x)) for x in tensors)
+        if elements > _MAX_ELEMENTS:
+            raise ValueError(
+                "`check_gradient`'s reverse check compares the gradient element by element, "
+                f"running fn twice per input element, and stops at {_MAX_ELEMENTS:,}. "
+                f"Received: {elements:,} input elements. Check at a smaller point (a slice "
+                "of the input), or pass modes=('fwd',), whose check runs fn twice in all.")
+        tape, numerical, problems, comparisons = _reverse_first_order(fn, tensors, delta)
+        if order == 2:
+            gradient = _gradient_function(fn, len(tensors))
+            comparisons.append(_reverse(gradient, tensors, rng, delta, "rev order 2"))
+    if "fwd" in modes:
+        v = _directions(tensors, rng)
+        comparisons.append(_forward(fn, tensors, v, delta, "fwd order 1"))
+        if order == 2:
+            w = _directions(tensors, rng)
+            comparisons.append(_forward(lambda *xs: jvp(fn, xs, tuple(v))[1], tensors, w,
+                                        delta, "fwd order 2"))
+    tolerance = max(TOLERANCE.get(x.dtype.name, 1e-5) for x in tensors)
+    return report(comparisons, tape, numerical, problems, tolerance)
+
+
+def _gradient_function(fn, n):
+    """``xs -> d sum(fn) / d xs``, one gradient per source (zeros where none)."""
+    def gradient(*xs):
+        _, grads = value_and_gradient(_summed(fn), *xs)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        return tuple(tf.zeros_like(x) if g is None else tf.convert_to_tensor(g)
+                     for x, g in zip(xs, grads))
+    return gradient
