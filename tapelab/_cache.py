@@ -65,6 +65,17 @@ _LIBRARIES = tuple(sorted({os.path.realpath(p) + os.sep for p in (
 _DEPTH = 64  # a structure deeper than this is hashed by identity (a cycle is caught anyway)
 
 
+def _digest(array):
+    """A 16-byte hash of an array's bytes, read in place where the buffer allows it (no
+    copy: 1 GB costs no memory); datetime arrays, which no buffer exposes, are copied."""
+    data = np.ascontiguousarray(array)  # no copy when it is one already
+    try:
+        view = memoryview(data).cast("B")
+    except (ValueError, TypeError):  # datetime64, timedelta64: no buffer format
+        view = data.tobytes()
+    return hashlib.blake2b(view, digest_size=16).digest()
+
+
 def _keras_loss(obj):
     try:
         import keras
@@ -108,14 +119,14 @@ def fingerprint(obj, pins, owner=None, depth=0, seen=None):
         inside = (fingerprint(call, pins, owner, depth + 1, seen | {id(obj)})
                   if isinstance(call, types.FunctionType) and id(obj) not in seen else ())
         return ("owner", inside)
+    if isinstance(obj, (float, complex)):  # repr tells -0.0 from 0.0, and nan equals nan
+        return (type(obj).__name__, repr(obj))
     if isinstance(obj, _VALUES):
         return (type(obj).__name__, obj)
     if isinstance(obj, np.generic):
         return ("np", obj.dtype.str, obj.tobytes())
     if isinstance(obj, np.ndarray) and obj.dtype != object:
-        data = np.ascontiguousarray(obj)  # no copy when it is one already
-        digest = hashlib.blake2b(memoryview(data).cast("B"), digest_size=16).digest()
-        return ("array", obj.dtype.str, obj.shape, digest)
+        return ("array", obj.dtype.str, obj.shape, _digest(obj))
     if depth < _DEPTH and id(obj) not in seen:
         parts = functools.partial(fingerprint, pins=pins, owner=owner, depth=depth + 1,
                                   seen=seen | {id(obj)})
@@ -174,28 +185,43 @@ def _function(fn, pins, parts):
                   for cell in fn.__closure__ or ())
     names = sorted(n for n in _global_names(code) if n in fn.__globals__)
     globals_read = tuple((n, parts(fn.__globals__[n])) for n in names)
-    attributes = tuple(  # cfg.S of a module cfg the code names: the value, not the module
-        (n, a, parts(getattr(fn.__globals__[n], a, None)))
-        for n, a in sorted(_module_attributes(code))
-        if isinstance(fn.__globals__.get(n), types.ModuleType)
-        and not _library_module(fn.__globals__[n]))
+    attributes = tuple(  # cfg.S, pkg.settings.S: the value, not the module
+        (chain, parts(_through_modules(fn.__globals__[chain[0]], chain[1:])))
+        for chain in sorted(_module_attributes(code))
+        if isinstance(fn.__globals__.get(chain[0]), types.ModuleType)
+        and not _library_module(fn.__globals__[chain[0]]))
     return ("function", _pin(code, pins), cells, globals_read, attributes,
             parts(fn.__defaults__), parts(fn.__kwdefaults__))
 
 
 @functools.lru_cache(maxsize=4096)
 def _module_attributes(code):
-    """``(global name, attribute)`` pairs ``code`` reads as ``name.attribute`` (and the
-    functions defined inside it)."""
-    pairs, previous = set(), None
+    """The chains ``(global name, attribute, ...)`` ``code`` reads as ``name.a.b`` (and the
+    functions defined inside it do)."""
+    chains, chain = set(), None
     for ins in dis.get_instructions(code):
-        if ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and previous is not None:
-            pairs.add((previous, ins.argval))
-        previous = ins.argval if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") else None
+        if ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and chain is not None:
+            chain = (*chain, ins.argval)
+            continue
+        if chain is not None and len(chain) > 1:
+            chains.add(chain)
+        chain = (ins.argval,) if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") else None
+    if chain is not None and len(chain) > 1:
+        chains.add(chain)
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
-            pairs |= _module_attributes(const)
-    return frozenset(pairs)
+            chains |= _module_attributes(const)
+    return frozenset(chains)
+
+
+def _through_modules(obj, attributes):
+    """What ``obj.a.b`` reads, followed while it is a user's module (``pkg.settings.S``);
+    at the first object that is not, that object (read by the fingerprint's rules)."""
+    for name in attributes:
+        if not isinstance(obj, types.ModuleType) or _library_module(obj):
+            break
+        obj = getattr(obj, name, None)
+    return obj
 
 
 def _library_module(module):
@@ -226,9 +252,12 @@ def _filled(cell):
 class CompileCache:
     """Compiled callables per owner (held weakly), bounded, reused only for the same call."""
 
+    RETRACES = 5  # traces of one owner and setting before the warning
+
     def __init__(self, size=8):
         self.size = size
         self._owners = weakref.WeakKeyDictionary()
+        self._traces = weakref.WeakKeyDictionary()  # owner -> {setting: traces}
 
     def get(self, owner, parts, build):
         """The callable compiled for ``parts`` on ``owner``; ``build()`` makes it on a miss.
@@ -252,7 +281,24 @@ class CompileCache:
         entries[key] = (pins, compiled)
         while len(entries) > self.size:
             entries.popitem(last=False)
+        self._count(owner, key[0])
         return compiled
+
+    def _count(self, owner, setting):
+        """Warn once when one owner is traced again and again for one setting: a value
+        its function reads changes on every call (the trace-counter list of JAX's idiom)."""
+        counts = self._traces.setdefault(owner, {})
+        counts[setting] = counts.get(setting, 0) + 1
+        if counts[setting] == self.RETRACES:
+            from tapelab._user_warnings import warn
+
+            name = getattr(owner, "__name__", type(owner).__name__)
+            warn(f"tapelab traced {name} {self.RETRACES} times for one setting: a value it "
+                 "reads changed between calls each time (a closure, a global, a module's "
+                 "attribute; a list it appends to counts too). The cache never serves an old "
+                 "answer, so each change is a new trace. Keep a value that changes per call "
+                 "in a tf.Variable or pass it as an argument; count traces with a "
+                 "collections.deque or itertools.count, which are read by identity.")
 
     def function(self, fn, key, impl):
         """``impl(fn, *args)`` as a tf.function cached per ``fn`` (the owner) and ``key``.

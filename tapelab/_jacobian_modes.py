@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from tapelab._sources import describe, is_variable, watchable
-from tapelab.transforms import complex_inputs, real_output, split_aux
+from tapelab.transforms import complex_inputs, real_or_complex, real_output, split_aux
 from tapelab.watching import tape
 
 ZERO = tf.UnconnectedGradients.ZERO
@@ -106,6 +106,7 @@ def jacobian_of(mode, single, fn, *sources, has_aux=False, holomorphic=False):
         output, extra = split_aux(fn(*args), has_aux, helper)
         aux[:] = [extra]
         for o in output_leaves(output):
+            real_or_complex(o, helper)
             if mode == "reverse" or holomorphic:
                 real_output(o, helper, holomorphic, "use vjp or jvp")
         return output

@@ -74,7 +74,7 @@ def rebuild(tree, new_leaves):
     return new_leaves if _flat_list(tree) else tf.nest.pack_sequence_as(tree, new_leaves)
 
 
-def like(values, reference, what):
+def like(values, reference, what, of="primal"):
     """``values`` as tensors in ``reference``'s structure, each of its leaf's shape and dtype.
 
     For tangents (``reference``: the primals), cotangents (the outputs) and
@@ -86,29 +86,29 @@ def like(values, reference, what):
       ValueError: another shape.
     """
     if not isinstance(values, _CONTAINERS) and not isinstance(reference, _CONTAINERS):
-        return _leaf_like(values, reference, what, "")  # one tensor: the common case
+        return _leaf_like(values, reference, what, "", of)  # one tensor: the common case
     if _outline(values) != _outline(reference):
         raise TypeError(
-            f"`{what}` must have the structure of its primal. Received: {what} "
+            f"`{what}` must have the structure of its {of}. Received: {what} "
             f"{_shape_of(values)} for {_shape_of(reference)}.")
-    return rebuild(reference, [_leaf_like(value, ref, what, path) for (path, value), ref
+    return rebuild(reference, [_leaf_like(value, ref, what, path, of) for (path, value), ref
                                in zip(_paths(values), leaves(reference))])
 
 
-def _leaf_like(value, ref, what, path):
+def _leaf_like(value, ref, what, path, of):
     """``value`` as a tensor of ``ref``'s dtype and shape, or the error naming both."""
     dtype = tf.as_dtype(ref.dtype)
     if tf.is_tensor(value) or hasattr(value, "dtype"):
         given = tf.as_dtype(value.dtype)
         if given != dtype:
             raise TypeError(
-                f"`{what}`{path} must have its primal's dtype, {dtype.name}. Received: "
-                f"{given.name}, for a primal of {dtype.name}. Cast one of them, e.g. "
-                f"tf.cast({what}, tf.{dtype.name}).")
+                f"`{what}`{path} must have its {of}'s dtype, {dtype.name}. Received: "
+                f"{given.name}, for {'a' if of == 'primal' else 'an'} {of} of {dtype.name}. "
+                f"Cast one of them, e.g. tf.cast({what}, tf.{dtype.name}).")
     value = tf.convert_to_tensor(value, dtype=dtype)
     if value.shape != ref.shape:
         raise ValueError(
-            f"`{what}`{path} must have its primal's shape, {tuple(ref.shape)}. Received: "
+            f"`{what}`{path} must have its {of}'s shape, {tuple(ref.shape)}. Received: "
             f"shape {tuple(value.shape)}.")
     return value
 

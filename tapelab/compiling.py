@@ -9,14 +9,15 @@ where a plain ``tf.function`` would keep the old value. Python side effects (a
 ``print``) happen while tracing only, as with ``jax.jit``.
 
 A call costs TensorFlow's per-call floor: for the cookbook's tiny logistic-loss
-gradient, 0.32 ms here, where ``jax.jit`` takes 0.016 ms
+gradient, 0.3 to 0.4 ms here, where ``jax.jit`` takes 0.016 ms
 (``benchmarks/bench_jax.py`` times both, side by side). To lower it, each input
 signature's traced concrete function is kept and called directly on its flat
 tensors, skipping ``tf.function``'s dispatch and signature binding: 0.82 of a
-``tf.function`` call here.
+``tf.function`` call here. NumPy arrays and Python floats are passed as tensors,
+as ``jax.jit`` traces them: one trace per shape and dtype, not one per value.
 
 ``jit_compile=True`` compiles the graph with XLA too, as ``jax.jit`` always
-does. It was faster in every case measured here (0.6 to 0.85 of the plain
+does. It was faster in every case measured here (0.53 to 0.87 of the plain
 graph's time: Jacobians, Hessians, hvp, per-example gradients, and tiny
 functions) but it is not the default, because XLA changes what a function
 means: ``tf.debugging`` checks (``check_numerics``, ``assert_positive``...) do
@@ -30,10 +31,11 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from tapelab._cache import CompileCache
-from tapelab.transforms import check_flag, transformed
+from tapelab.transforms import check_flag, no_keywords, transformed
 
 COMPILED = CompileCache()
 _EAGER = type(tf.constant(0.0))  # EagerTensor
@@ -49,8 +51,10 @@ def _signature(args):
         if isinstance(leaf, tf.Tensor):
             return ("tensor", tuple(leaf.shape), leaf.dtype)
         if isinstance(leaf, tf.Variable):
-            return ("variable", id(leaf))
-        return ("value", type(leaf), leaf if _hashable(leaf) else id(leaf))
+            return ("variable", leaf.ref())  # held, so its id is not reused
+        if not _hashable(leaf):
+            raise TypeError("an argument that is neither a tensor nor hashable")
+        return ("value", type(leaf), leaf)
 
     flat = tf.nest.flatten(args, expand_composites=False)
     structure = tf.nest.map_structure(lambda _: None, args)
@@ -103,7 +107,21 @@ def _call(impl, fn_ref, *args):
         return impl(fn_ref(), *args)
 
 
-def _jit_at(fn, jit_compile, *args):
+def _as_input(value):
+    """NumPy arrays and Python floats as tensors, as ``jax.jit`` traces them: one trace per
+    shape and dtype, not one per value (ints and bools stay Python: they may be shapes)."""
+    if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "fciub":
+        return tf.convert_to_tensor(value)
+    if isinstance(value, float):
+        return tf.constant(value, tf.float32)
+    if isinstance(value, complex):
+        return tf.constant(value, tf.complex64)
+    return value
+
+
+def _jit_at(fn, jit_compile, *args, **kwargs):
+    no_keywords(kwargs, "jit")
+    args = tf.nest.map_structure(_as_input, args)
     if not tf.executing_eagerly():  # inside a user's tf.function: inline
         return fn(*args)
     return COMPILED.compiled(fn, ("jit", jit_compile), _run,
@@ -120,7 +138,9 @@ def jit(fn: Callable[..., Any], jit_compile: bool = False) -> Callable[..., Any]
         under XLA and ops it lacks raise (the module's docstring).
 
     Returns:
-      A function with ``fn``'s arguments and results.
+      A function with ``fn``'s arguments and results. A value ``fn`` reads that
+      changes on every call (a list it appends to) means a trace on every call,
+      never an old answer; after a few, a warning names ``fn``.
 
     >>> import tensorflow as tf
     >>> from tapelab import grad

@@ -22,7 +22,7 @@ from tapelab import _trees
 from tapelab._cache import CompileCache
 from tapelab._jacobian_modes import HELPERS, MODES, jacobian_of
 from tapelab._sources import dense_only
-from tapelab.transforms import check_flag, grad, pick_args, transformed, vjp
+from tapelab.transforms import check_flag, grad, no_keywords, pick_args, transformed, vjp
 
 # --- Jacobians: vectorised (pfor), so compiled ---------------------------------------------
 #
@@ -57,8 +57,9 @@ def _picked_jacobian(mode, picked, single, has_aux, holomorphic, fn, *args):
                        holomorphic=holomorphic)
 
 
-def _jacobian_at(mode, fn, argnums, has_aux, holomorphic, *args):
+def _jacobian_at(mode, fn, argnums, has_aux, holomorphic, *args, **kwargs):
     """``jacrev``'s and ``jacfwd``'s function: the Jacobian at ``args``, compiled."""
+    no_keywords(kwargs, HELPERS[mode])
     picked = pick_args(argnums, len(args))
     single = isinstance(argnums, numbers.Integral)
     helper = HELPERS[mode]
@@ -186,8 +187,9 @@ def _jacobian_all(mode, single, holomorphic, fn, *sources):
     return jacobian_of(mode, single, fn, *sources, holomorphic=holomorphic)
 
 
-def _hessian_at(fn, argnums, has_aux, holomorphic, *args):
+def _hessian_at(fn, argnums, has_aux, holomorphic, *args, **kwargs):
     """``hessian``'s function: the Jacobian of the Jacobian, reverse over reverse."""
+    no_keywords(kwargs, "hessian")
     picked = pick_args(argnums, len(args))
     single = isinstance(argnums, numbers.Integral)
     args = list(args)

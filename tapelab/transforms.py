@@ -51,7 +51,7 @@ ZERO = tf.UnconnectedGradients.ZERO
 def pick_args(argnums, n):
     """Validate ``argnums`` against ``n`` arguments; return a tuple of indices."""
     single = isinstance(argnums, numbers.Integral) and not isinstance(argnums, bool)
-    items = (argnums,) if single else argnums
+    items = (argnums,) if single else (tuple(argnums) if isinstance(argnums, list) else argnums)
     if not isinstance(items, tuple) or not items or not all(
             isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in items):
         raise TypeError(
@@ -64,7 +64,29 @@ def pick_args(argnums, n):
             f"`argnums` must index the {n} argument(s) passed. Received: argnums="
             f"{argnums!r} for {n} argument(s)."
         )
-    return tuple(i % n for i in items)
+    picked = tuple(i % n for i in items)
+    if len(set(picked)) < len(picked):
+        raise ValueError(
+            f"`argnums` must name each argument once. Received: argnums={argnums!r}. Drop the "
+            "repeated position (its gradient is the same).")
+    return picked
+
+
+def no_keywords(kwargs, helper):
+    """Refuse keyword arguments to a transformed function, naming them and the fix."""
+    if kwargs:
+        names = ", ".join(sorted(kwargs))
+        raise TypeError(
+            f"A function made by tapelab.{helper} takes positional arguments only. Received: "
+            f"keyword argument(s) {names}. Bind them first, e.g. "
+            f"{helper}(functools.partial(f, {names.split(', ')[0]}=...)), or pass them "
+            "positionally.")
+
+
+def check_callable(fn, helper):
+    if not callable(fn):
+        raise TypeError(f"`fn` must be a callable for {helper}. Received: "
+                        f"{type(fn).__name__} {fn!r}.")
 
 
 def check_flag(value, name, helper):
@@ -92,6 +114,8 @@ def transformed(impl, fn, *settings):
     """``impl`` bound to ``fn`` and its settings, named after ``fn``: a partial of a
     module-level function, so the compile cache reads ``fn`` through it (a closure of
     tapelab's own code would count only by identity)."""
+    name = getattr(impl, "__name__", getattr(getattr(impl, "func", None), "__name__", "a"))
+    check_callable(fn, name.strip("_").split("_")[0])
     bound = functools.partial(impl, fn, *settings)
     try:
         functools.update_wrapper(bound, fn)
@@ -100,12 +124,16 @@ def transformed(impl, fn, *settings):
     return bound
 
 
-def record(fn, args, picked, persistent):
+def record(fn, args, picked, persistent, watch_variables=False):
     """``fn(*args)`` on a tape that watches the leaves of the arguments at ``picked``.
 
     Each picked argument is converted by :func:`tapelab._trees.as_tree` (a source
-    or a structure of them) and passed to ``fn`` as converted; variables are
-    watched on access, as in raw TF, tensors explicitly.
+    or a structure of them) and passed to ``fn`` as converted; tensors are watched
+    explicitly, variables on access as in raw TF (so a non-trainable one gets
+    None), or explicitly too with ``watch_variables`` (JAX's transforms
+    differentiate whatever they are given). A tensor passed in two places is
+    given to ``fn`` as two tensors (``tf.identity``), so each place gets its own
+    gradient, as in JAX, not their sum.
 
     Returns:
       ``(tape, fn's result, the picked arguments as converted, their leaves)``.
@@ -114,14 +142,28 @@ def record(fn, args, picked, persistent):
         raise TypeError(
             "At least one source is required: the values to differentiate with respect "
             "to. Received: no sources. Call e.g. value_and_gradient(f, x).")
-    trees = [_trees.as_tree(args[i], i) for i in picked]
+    trees = distinct([_trees.as_tree(args[i], i) for i in picked])
     flat = _trees.leaves(trees)
     full = list(args)
     for i, tree in zip(picked, trees):
         full[i] = tree
-    with tape(watch=[leaf for leaf in flat if not is_variable(leaf)], persistent=persistent) as t:
+    watched = [leaf for leaf in flat if watch_variables or not is_variable(leaf)]
+    with tape(watch=watched, persistent=persistent) as t:
         out = fn(*full)
     return t, out, trees, flat
+
+
+def distinct(trees):
+    """``trees`` with a tensor that stands in several places copied (``tf.identity``), so
+    that each place is its own source (a tape would give each the sum of all)."""
+    flat, seen, copied = _trees.leaves(trees), set(), False
+    out = []
+    for leaf in flat:
+        if id(leaf) in seen and not is_variable(leaf):
+            leaf, copied = tf.identity(leaf), True
+        seen.add(id(leaf))
+        out.append(leaf)
+    return _trees.rebuild(trees, out) if copied else trees
 
 
 def real_output(y, helper, holomorphic, fix):
@@ -149,9 +191,20 @@ def complex_inputs(flat, helper):
             "complex (tf.cast(x, tf.complex64)), or drop holomorphic=True.")
 
 
-def _grad(fn, argnums, has_aux, holomorphic, *args):
+def real_or_complex(y, helper):
+    """Refuse an integer or bool output: it has no derivative (JAX refuses it too)."""
+    dtype = tf.as_dtype(y.dtype)
+    if not (dtype.is_floating or dtype.is_complex):
+        raise TypeError(
+            f"{helper} requires a float output to differentiate, as JAX's does. Received: "
+            f"dtype {dtype.name}. An integer or bool result has no derivative: return the "
+            "float value before the cast (or argmax, or comparison).")
+
+
+def _grad(fn, argnums, has_aux, holomorphic, *args, **kwargs):
+    no_keywords(kwargs, "grad")
     picked = pick_args(argnums, len(args))
-    t, result, trees, flat = record(fn, args, picked, persistent=False)
+    t, result, trees, flat = record(fn, args, picked, persistent=False, watch_variables=True)
     y, aux = split_aux(result, has_aux, "grad")
     if isinstance(y, (numbers.Number, np.generic)):
         y = tf.constant(y, flat[0].dtype)  # a constant: its gradient is zero
@@ -160,6 +213,7 @@ def _grad(fn, argnums, has_aux, holomorphic, *args):
             "`fn` must return a scalar for grad. Received: "
             f"{getattr(y, 'shape', type(y).__name__)}. Reduce it first "
             "(tf.reduce_sum), or use jacrev or vjp for a non-scalar output.")
+    real_or_complex(y, "grad")
     real_output(y, "grad", holomorphic, "use jvp or vjp")
     if holomorphic:
         complex_inputs(flat, "grad")
@@ -209,18 +263,22 @@ def grad(fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0, has_aux: bo
     return transformed(_grad, fn, argnums, has_aux, holomorphic)
 
 
-def jvp(fn: Callable[..., Any], primals: tuple, tangents: tuple) -> tuple[Any, Any]:
+def jvp(fn: Callable[..., Any], primals: tuple, tangents: tuple,
+        has_aux: bool = False) -> tuple:
     """Forward mode: ``fn(*primals)`` and its directional derivative ``J @ tangents``.
 
     Args:
-      fn: a function of ``len(primals)`` arguments.
+      fn: a function of ``len(primals)`` arguments (with ``has_aux``, returning a
+        pair ``(output, aux)``).
       primals: a tuple of points (tensors, arrays, numbers, or structures of them).
       tangents: a tuple of directions, one per primal, each of its primal's
         structure, shapes and dtype.
+      has_aux: if True, ``aux`` comes back untouched as a third result.
 
     Returns:
       ``(outputs, output_tangents)``: ``fn(*primals)`` and, with the same
-      structure, how it changes along ``tangents``.
+      structure, how it changes along ``tangents``; ``(outputs, output_tangents,
+      aux)`` with ``has_aux``.
 
     >>> import tensorflow as tf
     >>> y, dy = jvp(lambda x: tf.sin(x) * x, (1.0,), (2.0,))  # dy = (sin x + x cos x) t
@@ -238,7 +296,8 @@ def jvp(fn: Callable[..., Any], primals: tuple, tangents: tuple) -> tuple[Any, A
             "`tangents` must hold one direction per primal. Received: "
             f"{len(primals)} primal(s) and {len(tangents)} tangent(s)."
         )
-    trees = [_trees.as_tree(p, i) for i, p in enumerate(primals)]
+    check_callable(fn, "jvp")
+    trees = distinct([_trees.as_tree(p, i) for i, p in enumerate(primals)])
     flat = dense_only(_trees.leaves(trees), "jvp")
     directions = [_trees.like(t, tree, f"tangents[{i}]")
                   for i, (t, tree) in enumerate(zip(tangents, trees))]
@@ -249,9 +308,11 @@ def jvp(fn: Callable[..., Any], primals: tuple, tangents: tuple) -> tuple[Any, A
         quiet = quiet_complex_forward()
     with quiet, tf.autodiff.ForwardAccumulator(
             [watchable(p) for p in flat], _trees.leaves(directions)) as acc:
-        out = fn(*trees)
+        result = fn(*trees)
+    out, aux = split_aux(result, has_aux, "jvp")
     out = tf.nest.map_structure(tf.convert_to_tensor, out)
-    return out, tf.nest.map_structure(lambda o: acc.jvp(o, unconnected_gradients=ZERO), out)
+    tangent = tf.nest.map_structure(lambda o: acc.jvp(o, unconnected_gradients=ZERO), out)
+    return (out, tangent, aux) if has_aux else (out, tangent)
 
 
 def vjp(fn: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple:
@@ -278,20 +339,23 @@ def vjp(fn: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple:
     >>> [float(g) for g in vjp_fn(tf.constant(1.0))]  # (b, a)
     [3.0, 2.0]
     """
-    t, result, trees, flat = record(fn, primals, tuple(range(len(primals))), persistent=True)
+    check_callable(fn, "vjp")
+    t, result, trees, flat = record(fn, primals, tuple(range(len(primals))), persistent=True,
+                                    watch_variables=True)
     out, aux = split_aux(result, has_aux, "vjp")
     for leaf in _trees.leaves(out):
         if not tf.is_tensor(leaf):
             raise TypeError(
                 "`fn` must return a tensor, or a structure of tensors, for vjp. Received: "
                 f"{type(leaf).__name__} in {type(out).__name__} output.")
+        real_or_complex(leaf, "vjp")
     vjp_fn = functools.partial(_pull_back, t, out, trees, flat)
     return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
 
 
 def _pull_back(t, out, trees, flat, cotangent):
     """``cotangent @ J`` from the kept tape: one gradient per primal, in its structure."""
-    cotangent = _trees.like(cotangent, out, "cotangent")
+    cotangent = _trees.like(cotangent, out, "cotangent", of="output")
     g = t.gradient(_trees.leaves(out), flat, output_gradients=_trees.leaves(cotangent),
                    unconnected_gradients=ZERO)
     return tuple(_trees.rebuild(trees, [tf.convert_to_tensor(d) for d in g]))

@@ -20,7 +20,7 @@ from typing import Any
 import tensorflow as tf
 
 from tapelab._cache import CompileCache
-from tapelab.transforms import transformed
+from tapelab.transforms import no_keywords, transformed
 
 COMPILED = CompileCache()
 
@@ -60,7 +60,16 @@ def _per_argument(in_axes, n):
 
 def _move(tensor, source, destination):
     """``tensor`` with axis ``source`` moved to ``destination`` (negative axes allowed)."""
+    if not tf.is_tensor(tensor):
+        raise TypeError(
+            "vmap's `fn` must return tensors (or a structure of them). Received: "
+            f"{type(tensor).__name__} {tensor!r}. Return a tensor for every example.")
     rank = tensor.shape.rank
+    if not -rank <= destination < rank:
+        raise ValueError(
+            f"`out_axes` must be an axis of each batched output, from {-rank} to {rank - 1} "
+            f"for an output of rank {rank} (the batch axis included). Received: "
+            f"out_axes={destination}.")
     source, destination = source % rank, destination % rank
     if source == destination:
         return tensor
@@ -85,7 +94,8 @@ def _batch_first(value, axis, position):
     return tf.nest.map_structure(move, value)
 
 
-def _vectorized(axes, out_axes, fn, *args):
+def _check_sizes(axes, args):
+    """Every mapped axis one size, the batch (checked on the values, before any trace)."""
     mapped = [i for i, a in enumerate(axes) if a is not None]
     batch = [_batch_first(args[i], axes[i], i) for i in mapped]
     sizes = {int(t.shape[0]) for t in tf.nest.flatten(batch) if t.shape[0] is not None}
@@ -94,6 +104,12 @@ def _vectorized(axes, out_axes, fn, *args):
             "vmap's mapped axes must all have one size, the batch. Received: sizes "
             f"{sorted(sizes)} for argument(s) {mapped}. Map axes of one length, or pass "
             "None for an argument given whole to every example.")
+
+
+def _vectorized(axes, out_axes, fn, *args):
+    mapped = [i for i, a in enumerate(axes) if a is not None]
+    batch = [_batch_first(args[i], axes[i], i) for i in mapped]
+    _check_sizes(axes, args)  # in a user's tf.function: its shapes, as far as known
 
     def one(example):
         full = list(args)
@@ -105,12 +121,15 @@ def _vectorized(axes, out_axes, fn, *args):
     return tf.nest.map_structure(lambda o: _move(o, 0, out_axes), out)
 
 
-def _vmap_at(fn, in_axes, out_axes, *args):
+def _vmap_at(fn, in_axes, out_axes, *args, **kwargs):
+    no_keywords(kwargs, "vmap")
     axes = _per_argument(in_axes, len(args))
     if all(a is None for a in axes):
         raise ValueError(
             "vmap needs at least one mapped argument. Received: in_axes that map none "
             f"({in_axes!r}). Map the batch's axis of one argument, e.g. in_axes=0.")
+    if tf.executing_eagerly():  # a trace may relax the batch size to None: check here
+        _check_sizes(axes, args)
     impl = functools.partial(_vectorized, axes, out_axes)
     return COMPILED.function(fn, ("vmap", axes, out_axes), impl)(*args)
 

@@ -302,3 +302,13 @@ def test_a_large_array_is_hashed_in_place_not_copied():
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 2**20, peak  # tobytes() made a 16 MiB copy on every call
+
+
+def test_a_datetime_array_is_hashed_though_no_buffer_exposes_it():
+    from tapelab._cache import fingerprint
+
+    days = np.array(["2026-12-06", "2026-12-07"], dtype="datetime64[D]")
+    a = fingerprint(days, [])
+    days[1] = np.datetime64("2027-01-01")
+    assert fingerprint(days, []) != a
+    assert fingerprint(np.array([1, 2], dtype="timedelta64[s]"), []) is not None

@@ -92,3 +92,58 @@ def test_inside_a_users_tf_function_it_runs_inline():
     outer = tf.function(lambda x: g(x) + 1.0)
     assert float(outer(tf.constant(1.0))) == 3.0
     assert COMPILED.entries(g) == 0  # nothing compiled of its own inside a trace
+
+
+def test_numpy_arrays_and_python_floats_trace_once_per_shape_and_dtype_as_in_jax():
+    f = tapelab.jit(lambda a, lr: a * lr)
+    for n in (2, 3, 2, 3):
+        out = f(np.ones(n, np.float32), 0.5)
+        assert out.numpy().tolist() == [0.5] * n
+    for lr in (0.1, 0.2, 0.3):  # a changing Python float is a tensor input, not a new trace
+        f(np.ones(2, np.float32), lr)
+    (traces,) = COMPILED.values(f.__wrapped__ if hasattr(f, "__wrapped__") else f) or [None]
+    assert traces is not None and len(traces.concrete) == 2  # shapes (2,) and (3,)
+    g = tapelab.jit(lambda p: p["a"] * 2.0)
+    assert g({"a": np.ones(2, np.float64)}).dtype == tf.float64
+    assert g({"a": np.ones(2, np.float32)}).dtype == tf.float32
+
+
+def test_a_submodule_attribute_and_a_signed_zero_are_never_stale(tmp_path, monkeypatch):
+    pkg = tmp_path / "pkg_for_jit"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "settings.py").write_text("S = 2.0\n")
+    (tmp_path / "user_of_pkg.py").write_text(
+        "import pkg_for_jit.settings\n\ndef f(x):\n    return x * pkg_for_jit.settings.S\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import pkg_for_jit.settings
+    import user_of_pkg
+
+    try:
+        j = tapelab.jit(user_of_pkg.f)
+        assert float(j(tf.constant(3.0))) == 6.0
+        pkg_for_jit.settings.S = 5.0
+        assert float(j(tf.constant(3.0))) == 15.0
+    finally:
+        for name in ("pkg_for_jit.settings", "pkg_for_jit", "user_of_pkg"):
+            sys.modules.pop(name, None)
+    z = 0.0
+    k = tapelab.jit(lambda a: a / z)
+    assert float(k(tf.constant(1.0))) == np.inf
+    z = -0.0
+    assert float(k(tf.constant(1.0))) == -np.inf
+
+
+def test_a_function_that_changes_what_it_reads_on_every_call_is_named_in_a_warning():
+    traces = []
+
+    def f(a):
+        traces.append(1)  # JAX's trace counter: here, a value f reads that changes
+        return tf.reduce_sum(a)
+
+    g = tapelab.jit(f)
+    for _ in range(4):
+        g(tf.ones(2))
+    with pytest.warns(UserWarning, match=r"traced f 5 times for one setting.*collections\.deque"):
+        g(tf.ones(2))
+    assert len(traces) == 5  # never an old trace: each call traced anew

@@ -62,9 +62,14 @@ def test_grad_argnums_and_unconnected_zeros():
 def test_grad_errors():
     with pytest.raises(ValueError, match=r"must index the 1 argument\(s\).*argnums=3"):
         tapelab.grad(lambda x: x, argnums=3)(1.0)
+    (g,) = tapelab.grad(lambda x: x * 3.0, argnums=[0])(1.0)  # a list, as JAX takes: a tuple
+    assert float(g) == 3.0
     with pytest.raises(TypeError, match=r"int or a non-empty tuple of ints\. Received: "
-                                        r"argnums=\[0\]"):
-        tapelab.grad(lambda x: x, argnums=[0])(1.0)
+                                        r"argnums='0'"):
+        tapelab.grad(lambda x: x, argnums="0")(1.0)
+    with pytest.raises(ValueError, match=r"must name each argument once\. Received: "
+                                         r"argnums=\(0, 0\)"):
+        tapelab.grad(lambda x: x, argnums=(0, 0))(1.0)
     with pytest.raises(ValueError, match=r"must return a scalar for grad\. Received: \(3,\)"):
         tapelab.grad(lambda x: x * 2)(X3)
     with pytest.raises(TypeError, match="floating dtype"):
@@ -124,7 +129,7 @@ def test_vjp_matches_output_gradients_of_a_raw_tape():
     again = vjp_fn(tf.constant([0.0, 1.0]))  # callable more than once
     np.testing.assert_allclose(again[1].numpy(), (1 - np.tanh(X3.numpy()) ** 2) * [0.0, -1.0, 1.0],
                                **FLOAT32)  # TF's tanh against NumPy's
-    with pytest.raises(ValueError, match=r"`cotangent` must have its primal's shape, \(2,\)\. "
+    with pytest.raises(ValueError, match=r"`cotangent` must have its output's shape, \(2,\)\. "
                                          r"Received: shape \(3,\)"):
         vjp_fn(tf.ones(3))
 
@@ -358,3 +363,38 @@ def test_forward_mode_on_complex_primals_logs_no_tf_warning(caplog):
             tapelab.jacfwd(tf.sin, holomorphic=True)(tf.constant([1.0 + 1j]))
     np.testing.assert_allclose(t.numpy(), np.cos(3 + 4j), rtol=1e-5)
     assert not [r for r in caplog.records if "watched primal" in r.getMessage()]
+
+
+def test_one_tensor_in_two_places_gets_a_gradient_per_place_as_in_jax():
+    x = tf.constant(1.0)
+    g = tapelab.grad(lambda a, b: 2 * a + 3 * b, argnums=(0, 1))(x, x)
+    assert [float(t) for t in g] == [2.0, 3.0]  # a raw tape would give 5.0 to both
+    z = tf.zeros(3)
+    d = tapelab.grad(lambda p: tf.reduce_sum(p["W"] * [1.0, 2.0, 3.0] + 10 * p["b"]))(
+        {"W": z, "b": z})
+    assert d["W"].numpy().tolist() == [1.0, 2.0, 3.0] and d["b"].numpy().tolist() == [10.0] * 3
+    _, t = tapelab.jvp(lambda a, b: a + 2 * b, (x, x), (x, x))
+    assert float(t) == 3.0
+    _, vjp_fn = tapelab.vjp(lambda a, b: 2 * a + 3 * b, x, x)
+    assert [float(t) for t in vjp_fn(tf.constant(1.0))] == [2.0, 3.0]
+
+
+def test_refusals_name_what_was_received():
+    with pytest.raises(TypeError, match=r"requires a float output.*Received: dtype int32"):
+        tapelab.grad(lambda a: tf.cast(tf.reduce_sum(a), tf.int32))(X3)
+    with pytest.raises(TypeError, match=r"vjp requires a float output.*dtype bool"):
+        tapelab.vjp(lambda a: a > 0, X3)
+    with pytest.raises(TypeError, match=r"jacrev requires a float output"):
+        tapelab.jacrev(lambda a: tf.cast(a, tf.int32))(X3)
+    with pytest.raises(TypeError, match=r"tapelab.grad takes positional arguments only\. "
+                                        r"Received: keyword argument\(s\) s\."):
+        tapelab.grad(lambda a, s=1.0: a * s)(X3[0], s=3.0)
+    with pytest.raises(TypeError, match=r"`fn` must be a callable for grad\. Received: int 3"):
+        tapelab.grad(3)
+
+
+def test_jvp_has_aux_and_grad_of_a_frozen_variable_as_jax_would():
+    y, t, aux = tapelab.jvp(lambda a: (a ** 2, "kept"), (3.0,), (1.0,), has_aux=True)
+    assert (float(y), float(t), aux) == (9.0, 6.0, "kept")
+    frozen = tf.Variable(3.0, trainable=False)  # a plain tape would not watch it
+    assert float(tapelab.grad(lambda v: v * v)(frozen)) == 6.0

@@ -112,3 +112,23 @@ def test_bad_axes_say_what_was_received(kwargs, call, error, match):
             v(XS)
         elif call == "two":
             v(XS, XS[:4])
+
+
+def test_batch_sizes_are_checked_on_every_call_not_only_the_first_trace():
+    v = tapelab.vmap(lambda a, b: a * b)
+    v(tf.ones((2, 3)), tf.ones((2, 3)))
+    v(tf.ones((4, 3)), tf.ones((4, 3)))  # a second shape: the trace relaxes the batch size
+    with pytest.raises(ValueError, match=r"sizes \[1, 6\]"):
+        v(tf.reshape(tf.range(6.0), (6, 1)), tf.constant([[10.0]]))
+    with pytest.raises(ValueError, match=r"sizes \[5, 6\]"):
+        v(tf.ones((5, 3)), tf.ones((6, 3)))
+
+
+def test_out_axes_out_of_range_and_outputs_that_are_not_tensors_are_refused():
+    with pytest.raises(ValueError, match=r"`out_axes` must be an axis of each batched output, "
+                                         r"from -2 to 1.*Received: out_axes=5"):
+        tapelab.vmap(lambda x: x * 2, out_axes=5)(tf.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"from -1 to 0"):
+        tapelab.vmap(lambda x: tf.reduce_sum(x), out_axes=1)(tf.ones((2, 3)))
+    with pytest.raises(TypeError, match=r"must return tensors.*Received: NoneType"):
+        tapelab.vmap(lambda x: None)(tf.ones((2, 3)))

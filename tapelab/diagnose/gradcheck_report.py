@@ -30,11 +30,12 @@ class Comparison:
     rel_error: float
     max_abs_error: float = 0.0  # over every element of the check, NaN and inf kept
     max_rel_error: float = 0.0
+    error: float = 0.0  # this element's abs error over the check's scale: what must pass
 
     def __str__(self):
         return (f"{self.check}: autodiff {digits(self.autodiff)}, numerical "
                 f"{digits(self.numerical)} (abs error {self.abs_error:.2e}, rel error "
-                f"{self.rel_error:.2e})")
+                f"{self.rel_error:.2e}, {self.error:.2e} of the check's largest value)")
 
 
 @dataclass(frozen=True)
@@ -48,19 +49,20 @@ class GradientCheck:
     finite: bool = True  # every element of both sides is finite
     problems: tuple = ()  # one line per non-finite element shown
     comparisons: tuple = ()  # the worst element of each check (Comparison)
-    tolerance: float = 1e-5  # an element passes when its abs or its rel error is below
+    tolerance: float = 1e-5  # an element passes when its error over the check's scale is below
+    sources: int = 0  # how many sources were checked
 
     @property
     def ok(self):
-        """Whether every check is finite and within :attr:`tolerance` (absolute or relative)."""
+        """Whether every check is finite and within :attr:`tolerance`: each element's
+        absolute error at most ``tolerance`` times the largest value of its check."""
         return self.finite and all(passes(c, self.tolerance) for c in self.comparisons)
 
     def worst(self):
         """The comparison furthest out of tolerance (or the largest error when all pass)."""
         if not self.comparisons:
             return None
-        return max(self.comparisons, key=lambda c: (
-            not math.isfinite(c.abs_error), min(c.abs_error, c.rel_error)))
+        return max(self.comparisons, key=lambda c: (not math.isfinite(c.error), c.error))
 
     def assert_ok(self):
         """Raise ``AssertionError`` naming the worst entry unless :attr:`ok`."""
@@ -80,15 +82,16 @@ class GradientCheck:
     def __str__(self):
         head = (f"GradientCheck: max abs error {self.max_abs_error:.2e}, "
                 f"max rel error {self.max_rel_error:.2e} "
-                f"over {len(self.tape_gradient)} source(s)")
+                f"over {max(self.sources, len(self.tape_gradient))} source(s)")
         if self.finite:
             return head
         return "\n".join([head + " - NOT FINITE:", *(f"  {p}" for p in self.problems)])
 
 
 def passes(c, tolerance):
-    """Whether comparison ``c`` is finite and its absolute or relative error within ``tolerance``."""
-    return math.isfinite(c.abs_error) and min(c.abs_error, c.rel_error) <= tolerance
+    """Whether comparison ``c`` is finite and its error over its check's scale within
+    ``tolerance``."""
+    return math.isfinite(c.error) and c.error <= tolerance
 
 
 def digits(value):
@@ -117,16 +120,27 @@ def _errors(a, n):
 
 
 def compare(check, a, n):
-    """The :class:`Comparison` of one check: its worst element (the furthest out of an
-    absolute-or-relative tolerance) and its largest errors."""
+    """The :class:`Comparison` of one check: its worst element and its largest errors.
+
+    An element's error is its absolute error over the check's scale, the largest
+    value on either side: a finite difference errs in proportion to the size of
+    what it differentiates, so an element far smaller than the rest may be off by
+    round-off of the large ones, while a derivative that is wrong everywhere
+    (zeros for small true values) is as wrong as its values are large.
+    """
     a, n = np.asarray(a, np.float64).ravel(), np.asarray(n, np.float64).ravel()
     if not a.size:
         return Comparison(check, 0.0, 0.0, 0.0, 0.0)
     diff, rel = _errors(a, n)
-    k = int(np.argmax(np.where(np.isfinite(diff), np.minimum(diff, rel), np.inf)))
+    both = np.abs(np.concatenate([a, n]))
+    scale = float(np.max(both[np.isfinite(both)], initial=0.0))
+    with np.errstate(invalid="ignore"):
+        error = diff / scale if scale > 0 else diff
+    k = int(np.argmax(np.where(np.isfinite(error), error, np.inf)))
     # np.maximum propagates NaN; Python's max(0.0, nan) would return 0.0
     return Comparison(check, float(a[k]), float(n[k]), float(diff[k]), float(rel[k]),
-                      float(np.maximum.reduce(diff)), float(np.maximum.reduce(rel)))
+                      float(np.maximum.reduce(diff)), float(np.maximum.reduce(rel)),
+                      float(error[k]))
 
 
 def _nan_first(value):
@@ -134,7 +148,7 @@ def _nan_first(value):
     return math.inf if not math.isfinite(value) else value
 
 
-def report(comparisons, tape, numerical, problems, tolerance):
+def report(comparisons, tape, numerical, problems, tolerance, sources=0):
     """The :class:`GradientCheck` of ``comparisons`` (NaN and inf count as the largest)."""
     abs_err = max((c.max_abs_error for c in comparisons), default=0.0, key=_nan_first)
     rel_err = max((c.max_rel_error for c in comparisons), default=0.0, key=_nan_first)
@@ -142,4 +156,4 @@ def report(comparisons, tape, numerical, problems, tolerance):
     if not finite and not problems:
         problems = [str(c) for c in comparisons if not math.isfinite(c.abs_error)]
     return GradientCheck(abs_err, rel_err, tuple(tape), tuple(numerical), finite,
-                         tuple(problems), tuple(comparisons), tolerance)
+                         tuple(problems), tuple(comparisons), tolerance, sources)
