@@ -147,8 +147,8 @@ def vmap(fn: Callable[..., Any], in_axes: int | None | tuple = 0,
       out_axes: where the batch axis goes in every output.
 
     Returns:
-      A function of a batch: ``vmap(fn)(xs)`` equals ``tf.stack([fn(x) for x in
-      xs], axis=out_axes)``, leaf by leaf for structures.
+      The function of a batch, where ``vmap(fn)(xs)`` equals ``tf.stack([fn(x)
+      for x in xs], axis=out_axes)``, leaf by leaf for structures.
 
     >>> import tensorflow as tf
     >>> vmap(lambda x: tf.reduce_sum(x ** 2))(tf.constant([[1.0, 2.0], [3.0, 4.0]])).numpy()

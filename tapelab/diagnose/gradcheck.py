@@ -180,10 +180,10 @@ def check_gradient(fn: Callable[..., Any], *sources: Any, delta: float | None = 
     jvp (TensorFlow's forward mode does not use a ``tf.custom_gradient``'s
     backward function: keep ``"rev"`` to check one). The directions come from
     ``seed``. Each check keeps its worst element
-    (:attr:`GradientCheck.comparisons`); an element passes when its absolute
+    (``GradientCheck.comparisons``); an element passes when its absolute
     error is at most the dtype's tolerance times the largest value of its check
     (float64 1e-5; float32 1e-2, where central differences are good to about
-    5e-4), and :attr:`GradientCheck.ok` is the verdict.
+    5e-4), and ``GradientCheck.ok`` is the verdict.
     A NaN or infinite value on either side is never read as a small error: the
     errors become NaN or inf and ``finite`` is False. Memory stays in proportion
     to the inputs: no dense Jacobian is built. Runs eagerly only
