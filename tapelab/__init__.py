@@ -34,6 +34,7 @@ _EXPORTS = {
     "per_example_gradients": "tapelab.per_example",
     "vmap": "tapelab.vectorize",
     "jit": "tapelab.compiling",
+    "draw": "tapelab.drawing",
 }
 
 __all__ = sorted(_EXPORTS)  # noqa: PLE0605 - one list of public names: the keys above

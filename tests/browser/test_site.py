@@ -185,10 +185,11 @@ def notebook_expectations(path):
             heading = found and re.sub(r"[`*_]", "", found.group(1)).strip()
         for out in cell.get("outputs", []):
             data = out.get("data", {})
-            images += "image/png" in data or "image/svg+xml" in data
+            image = "image/png" in data or "image/svg+xml" in data
+            images += image
             text = out.get("text") if out["output_type"] == "stream" else None
-            if text is None and out["output_type"] == "execute_result":
-                text = data.get("text/plain")
+            if text is None and out["output_type"] == "execute_result" and not image:
+                text = data.get("text/plain")  # with an image, the image is what is shown
             text = "".join(text) if isinstance(text, list) else text
             if text and text.strip():
                 texts.append(text.strip().splitlines()[0])
@@ -249,6 +250,33 @@ def test_notebook_01_shows_the_corrected_gradient_and_the_seed_claim_as_wrong(vi
     wrong = v.page.locator("p", has_text=re.compile(r"\(6\.0\) is wrong"))
     assert wrong.first.is_visible(), "the seed's 6.0 is not marked as wrong"
     screenshot(v.page, "01_gradient_tape_basics.png")
+
+
+DRAWN = ["01_gradient_tape_basics", "03_tape_watch", "06_beyond_the_basics",
+         "07_why_is_my_gradient_none"]
+
+
+@pytest.mark.parametrize("stem", DRAWN)
+def test_tape_drawings_are_readable_at_the_column_width(visit, stem):
+    """tapelab.draw's SVGs: drawn at the column's width, their 12 px text stays >= 9 px."""
+    v = visit(f"notebooks/{stem}.html")
+    drawings = v.page.evaluate("""() => Array.from(document.querySelectorAll('img'))
+        .filter(img => /\\.svg$|^data:image\\/svg/.test(img.getAttribute('src') || ''))
+        .filter(img => img.closest('.cell_output'))
+        .map(img => [img.getBoundingClientRect().width, img.naturalWidth])""")
+    assert drawings, f"no drawing on {stem}"
+    for shown, natural in drawings:
+        assert natural > 0 and 12 * shown / natural >= 9, (stem, shown, natural)
+    if stem == "01_gradient_tape_basics":
+        screenshot(v.page, "01_with_drawing.png")
+
+
+def test_home_page_shows_the_tape_picture(visit):
+    v = visit("index.html")
+    img = v.page.locator('main img[src$="seed_tape.svg"]').first
+    assert img.is_visible()
+    shown, natural = img.evaluate("i => [i.getBoundingClientRect().width, i.naturalWidth]")
+    assert natural > 0 and 12 * shown / natural >= 9
 
 
 def test_home_page_lists_both_tracks_and_every_notebook(visit):

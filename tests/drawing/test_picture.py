@@ -1,0 +1,59 @@
+"""The SVG of a drawing (tapelab/drawing/picture.py): well-formed, one box per node, cuts
+dashed and labelled, unrecorded nodes dashed, readable at a book column's width."""
+
+import xml.etree.ElementTree as ET
+
+import tensorflow as tf
+
+from tapelab.drawing import picture
+from tapelab.drawing.record import record
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def parsed(recording):
+    return ET.fromstring(picture.svg(recording))
+
+
+def test_one_box_per_node_with_its_value_and_gradient():
+    recording = record(lambda x: x**2 + 2*x + 1, (5.0,))
+    root = parsed(recording)
+    groups = [g for g in root.iter(f"{SVG}g") if g.get("class") == "node"]
+    assert [g.find(f"{SVG}title").text for g in groups] == [n.name for n in recording.nodes]
+    x_box = [t.text for t in groups[0].iter(f"{SVG}text")]
+    assert x_box == ["x (source)", "value 5.0", "grad  12.0"]
+    assert root.get("font-size") == "12"
+
+
+def test_cuts_and_unrecorded_nodes_are_visible_without_colour():
+    recording = record(lambda x: tf.stop_gradient(x) * 3.0 + x, (2.0,))
+    root = parsed(recording)
+    (cut,) = [g for g in root.iter(f"{SVG}g") if g.get("class") == "cut"]
+    assert cut.find(f"{SVG}path").get("stroke-dasharray")  # dashed
+    assert cut.find(f"{SVG}text").text == "cut: stop_gradient"  # and labelled
+    boxes = {g.find(f"{SVG}title").text: g for g in root.iter(f"{SVG}g")
+             if g.get("class") == "node"}
+    assert boxes["StopGradient"].find(f"{SVG}rect").get("stroke-dasharray")
+    assert [t.text for t in boxes["StopGradient"].iter(f"{SVG}text")][-1] == "not recorded"
+    assert not boxes["x"].find(f"{SVG}rect").get("stroke-dasharray")
+
+
+def test_teaching_graphs_fit_a_column_at_readable_size():
+    """At most MAX_WIDTH wide: scaled to a 700 px column, 12 px text stays above 9 px."""
+    v = tf.Variable(2.0)
+    for fn, x in [(lambda x: x**2 + 2*x + 1, 5.0),
+                  (lambda x: x**2 + v * x + tf.stop_gradient(x) * 3.0
+                   + tf.cast(tf.cast(x, tf.int32), tf.float32), 5.0)]:
+        root = parsed(record(fn, (x,)))
+        assert float(root.get("width")) <= picture.MAX_WIDTH
+    assert 700 / picture.MAX_WIDTH * picture.FONT >= 9
+
+
+def test_a_long_title_is_shortened_and_the_note_is_wrapped():
+    from tapelab.drawing.record import Node, Recording
+
+    long = Node("n", "op", "Op", args=["a" * 60])
+    assert len(picture.title(long)) == picture.MAX_TITLE
+    root = ET.fromstring(picture.svg(Recording([long], [], "word " * 40)))
+    notes = [t.text for t in root.findall(f"{SVG}text")]
+    assert len(notes) >= 2 and all(len(line) <= 60 for line in notes)
