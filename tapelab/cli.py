@@ -113,6 +113,37 @@ def _positive_seconds(text):
     return seconds
 
 
+def missing_extra(command, modules, extra="notebooks"):
+    """The message for modules an optional command needs and this install lacks, or ""."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if not missing:
+        return ""
+    return (f"tapelab {command}: needs {', '.join(missing)}, which this install lacks. "
+            f"Install tapelab's {extra!r} extra: pip install 'tapelab[{extra}]'")
+
+
+def cmd_notebooks(args):
+    """Copy the notebooks (and the example script they run) into a folder."""
+    from tapelab.copy_notebooks import copy_notebooks
+
+    try:
+        written = copy_notebooks(args.dest, overwrite=args.force)
+    except (FileExistsError, NotADirectoryError, FileNotFoundError, PermissionError) as exc:
+        print(f"tapelab notebooks: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(path)
+    notebooks = sum(p.suffix == ".ipynb" for p in written)
+    print(f"{notebooks} notebooks copied into {args.dest}. Open them with "
+          f"`jupyter lab {args.dest}`; start with {written[0].name}.")
+    hint = missing_extra("notebooks", ["jupyter", "nbclient", "matplotlib", "sklearn"])
+    if hint:
+        print(hint.replace("needs", "running them needs", 1), file=sys.stderr)
+    return 0
+
+
 def cmd_run_notebooks(args):
     """Execute notebooks headless and print a one-screen summary."""
     import signal
@@ -121,6 +152,10 @@ def cmd_run_notebooks(args):
 
     from nbclaims import NoNotebookError, claims, find_notebooks
 
+    hint = missing_extra("run-notebooks", ["nbclient", "ipykernel"])
+    if hint:
+        print(f"{hint}; nothing was run.", file=sys.stderr)
+        return 2
     from tapelab.notebooks import ExecutionError, Stopped, execute
 
     try:
@@ -209,6 +244,15 @@ def build_parser():
     run.add_argument("--timeout", type=_positive_seconds, default=600, metavar="SECONDS",
                      help="seconds one cell may run before its notebook fails (default: 600)")
     run.set_defaults(func=cmd_run_notebooks)
+    copy = sub.add_parser("notebooks", help="copy the notebooks into a folder, to run them "
+                          "in Jupyter", description="Copy tapelab's notebooks, and the example "
+                          "script notebook 08 runs (examples/), into the folder DEST (made if "
+                          "missing). Running them needs the notebooks extra: "
+                          "pip install 'tapelab[notebooks]'.")
+    copy.add_argument("dest", metavar="DEST", help="the folder to copy into")
+    copy.add_argument("--force", action="store_true",
+                      help="replace files of the same names already in DEST")
+    copy.set_defaults(func=cmd_notebooks)
     return parser
 
 

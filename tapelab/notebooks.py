@@ -23,6 +23,7 @@ from pathlib import Path
 from nbclaims import below  # noqa: F401 - the portable-output rule, shipped with the checker
 
 from tapelab import tf_logs
+from tapelab.replace_file import replace_file
 
 KERNEL_ARGS = ["--IPKernelApp.capture_fd_output=False"]
 
@@ -126,25 +127,7 @@ def write_atomically(nb, path):
     """
     import nbformat
 
-    path = Path(os.path.realpath(path))  # a symlink stays a link: its target is replaced
-    if path.exists():
-        mode = path.stat().st_mode & 0o7777
-    else:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            nbformat.write(nb, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    replace_file(path, nbformat.writes(nb).encode("utf-8"))
 
 
 class Stopped(Exception):

@@ -7,6 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import tapelab
 from tapelab.claims import Claim, claims
 from tapelab.notebooks import clean_outputs
 from tapelab.tf_logs import strip as strip_tf_logs
@@ -125,8 +126,9 @@ def test_clean_outputs_drops_log_only_stderr():
 def test_cli_basics(args):
     result = run_cli(*args)
     assert result.returncode == 0
-    assert ("tapelab 0.1.0" in result.stdout) if args == ["--version"] else (
-        "check-claims" in result.stdout and "errata" in result.stdout)
+    assert (f"tapelab {tapelab.__version__}\n" == result.stdout) if args == ["--version"] else (
+        "check-claims" in result.stdout and "errata" in result.stdout
+        and "notebooks" in result.stdout)
 
 
 @pytest.mark.slow  # a new process imports TensorFlow

@@ -83,16 +83,12 @@ KILLED_MID_WRITE = """
 import os, sys, nbformat
 from tapelab.notebooks import write_atomically
 
-def slow_write(nb, fp, **kwargs):  # writes half, says so, then waits to be killed
-    text = nbformat.writes(nb)
-    f = open(fp, "w", encoding="utf-8") if isinstance(fp, (str, os.PathLike)) else fp
-    f.write(text[: len(text) // 2])
-    f.flush()
-    os.fsync(f.fileno())
+
+def slow_fsync(fd):  # the new notebook is in its temporary file: say so, wait to be killed
     print("mid-write", flush=True)
     sys.stdin.readline()  # never returns: the parent kills this process
 
-nbformat.write = slow_write
+os.fsync = slow_fsync
 nb = nbformat.v4.new_notebook()
 nb.cells = [nbformat.v4.new_markdown_cell("new " * 250_000)]  # 1 MB
 write_atomically(nb, sys.argv[1])

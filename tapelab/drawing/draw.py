@@ -11,7 +11,6 @@ makes a layer one node, ``picture.py`` draws the SVG.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from tapelab.drawing import group, picture
 from tapelab.drawing.numbers import shown
 from tapelab.drawing.record import record
+from tapelab.replace_file import replace_file
 
 GRANULARITY = ("auto", "op", "scope")
 
@@ -73,7 +73,7 @@ class Drawing:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the picture to ``path`` (``.svg``), atomically: a temporary file, then
-        ``os.replace``, so an existing file is never left half-written.
+        ``os.replace``, so an existing file is never left half-written (its mode is kept).
 
         Returns:
           The path written.
@@ -84,16 +84,7 @@ class Drawing:
                 "`path` must end in .svg: the drawing is an SVG, laid out in Python without "
                 f"a renderer that makes PNG. Received: path={str(path)!r}. Save it as "
                 "picture.svg (a browser opens it, and converts it to PNG if you need one).")
-        fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
-                                   prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(self.svg())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        replace_file(path, self.svg().encode("utf-8"))
         return path
 
 

@@ -1,0 +1,85 @@
+"""tapelab notebooks DEST: the notebooks, and the script they run, copied into a folder."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tapelab.copy_notebooks import copy_notebooks, notebook_files
+
+ROOT = Path(__file__).parent.parent
+
+
+def tapelab(*args):
+    return subprocess.run([sys.executable, "-m", "tapelab", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_every_notebook_and_the_example_script_are_copied_byte_for_byte(tmp_path):
+    written = copy_notebooks(tmp_path / "new" / "folder")
+    names = sorted(p.relative_to(tmp_path / "new" / "folder").as_posix() for p in written)
+    notebooks = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert names == sorted(notebooks + ["examples/multi_worker_fine_tune.py"])
+    for path in written:
+        assert path.read_bytes() == notebook_files()[path.relative_to(
+            tmp_path / "new" / "folder").as_posix()].read_bytes()
+        assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask():
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def test_a_file_in_the_way_stops_the_copy_before_anything_is_written(tmp_path):
+    mine = tmp_path / "03_tape_watch.ipynb"
+    mine.write_text("my own notes")
+    with pytest.raises(FileExistsError, match=r"already holds 03_tape_watch\.ipynb; nothing "
+                                              r"was copied.*overwrite=True"):
+        copy_notebooks(tmp_path)
+    assert os.listdir(tmp_path) == ["03_tape_watch.ipynb"] and mine.read_text() == "my own notes"
+
+
+def test_overwrite_replaces_the_files_in_the_way(tmp_path):
+    (tmp_path / "03_tape_watch.ipynb").write_text("old")
+    copy_notebooks(tmp_path, overwrite=True)
+    assert (tmp_path / "03_tape_watch.ipynb").read_bytes() == (
+        ROOT / "notebooks" / "03_tape_watch.ipynb").read_bytes()
+
+
+def test_bad_destinations_are_refused_by_name(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError, match=r"`dest` must be a folder.*Received: "
+                                                 r"dest='.*file', which is a file"):
+        copy_notebooks(tmp_path / "file")
+    with pytest.raises(TypeError, match=r"`dest` must be a folder path.*Received: dest=3"):
+        copy_notebooks(3)
+
+
+def test_the_command_copies_refuses_a_second_time_and_forces(tmp_path):
+    done = tapelab("notebooks", tmp_path / "nb")
+    assert done.returncode == 0, done.stderr
+    assert "9 notebooks copied into" in done.stdout and "01_gradient_tape_basics" in done.stdout
+    again = tapelab("notebooks", tmp_path / "nb")
+    assert again.returncode == 2 and "nothing was copied" in again.stderr
+    assert "--force" in again.stderr
+    forced = tapelab("notebooks", tmp_path / "nb", "--force")
+    assert forced.returncode == 0, forced.stderr
+
+
+def test_a_missing_extra_is_named_with_its_install_line():
+    # a Python that does not find nbclient, as an install without the notebooks extra
+    code = ("import importlib.util, sys\n"
+            "real = importlib.util.find_spec\n"
+            "importlib.util.find_spec = lambda n, *a: None if n == 'nbclient' else real(n, *a)\n"
+            "from tapelab.cli import main\n"
+            "sys.exit(main(['run-notebooks', 'notebooks/01_gradient_tape_basics.ipynb']))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 2
+    assert ("tapelab run-notebooks: needs nbclient, which this install lacks. Install "
+            "tapelab's 'notebooks' extra: pip install 'tapelab[notebooks]'; nothing was run."
+            ) in done.stderr
