@@ -127,7 +127,9 @@ def write_atomically(nb, path):
     """
     import nbformat
 
-    replace_file(path, nbformat.writes(nb).encode("utf-8"))
+    text = nbformat.writes(nb)
+    text += "" if text.endswith("\n") else "\n"  # as nbformat.write ends a file
+    replace_file(path, text.encode("utf-8"))
 
 
 class Stopped(Exception):

@@ -157,3 +157,11 @@ def test_same_name_notebooks_for_one_out_folder_are_refused(tmp_path):
     assert f"{a} and {b}" in err and str(build / "x.ipynb") in err
     assert "different --out folders" in err and "rename one" in err
     assert not build.exists()  # refused before running anything
+
+
+def test_a_written_notebook_is_byte_for_byte_what_nbformat_writes(tmp_path):
+    path = make_notebook(tmp_path / "x.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    write_atomically(nb, tmp_path / "y.ipynb")
+    nbformat.write(nb, tmp_path / "z.ipynb")
+    assert (tmp_path / "y.ipynb").read_bytes() == (tmp_path / "z.ipynb").read_bytes()

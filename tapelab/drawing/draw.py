@@ -10,10 +10,14 @@ makes a layer one node, ``picture.py`` draws the SVG.
 
 from __future__ import annotations
 
+import inspect
+import operator
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+import tensorflow as tf
 
 from tapelab.drawing import group, picture
 from tapelab.drawing.numbers import shown
@@ -84,6 +88,13 @@ class Drawing:
                 "`path` must end in .svg: the drawing is an SVG, laid out in Python without "
                 f"a renderer that makes PNG. Received: path={str(path)!r}. Save it as "
                 "picture.svg (a browser opens it, and converts it to PNG if you need one).")
+        if path.is_dir():
+            raise IsADirectoryError(f"`path` must name a file, not a folder. Received: "
+                                    f"path={str(path)!r}. Add a file name: {path / 'tape.svg'}")
+        folder = path.parent if str(path.parent) else Path(".")
+        if not folder.is_dir():
+            raise FileNotFoundError(f"`path`'s folder does not exist. Received: "
+                                    f"path={str(path)!r}. Create {str(folder)!r} first.")
         replace_file(path, self.svg().encode("utf-8"))
         return path
 
@@ -116,10 +127,15 @@ def draw(fn: Callable[..., Any], *sources: Any, watch: bool | Iterable[int] = Tr
     ``tape.gradient(target, node)`` gives (None where the tape gives none).
     Where the gradient stops, the edge is dashed and labelled with
     :func:`explain_none`'s cause (``stop_gradient``, ``integer_path``,
-    ``variable_assign``, ``no_gradient_registered``; ``numpy_round_trip`` when
-    ``fn`` cannot be traced); an input the tape did not watch is drawn dashed,
-    "not recorded". ``fn`` runs once eagerly and is traced once, without
-    AutoGraph.
+    ``variable_assign``, ``no_gradient_registered``; ``unknown`` where an op's
+    registered gradient is None, as ``tf.round``'s); an input the tape did not
+    watch is drawn dashed, "not recorded"; a comparison (a bool) is not recorded
+    and no cut. ``fn`` runs once eagerly and is traced once, without AutoGraph;
+    a variable it changes (``assign``, a BatchNormalization's moving statistics)
+    is put back, and the drawing reads it as it was before ``fn`` ran. A ``fn``
+    that cannot be traced (a Python ``if`` on a tensor, ``.numpy()``) is drawn as
+    its sources and target, with the gradients an eager tape gives them and, for
+    a source without one, :func:`explain_none`'s cause.
 
     Args:
       fn: a function of the sources returning a tensor (or a structure of them,
@@ -135,9 +151,10 @@ def draw(fn: Callable[..., Any], *sources: Any, watch: bool | Iterable[int] = Tr
       by: ``"op"`` (one node per op), ``"scope"`` (one per name scope: a Keras
         layer, a loss, a TF function such as ``logistic_loss``), or ``"auto"``
         (by scope; the ops of a gradient taken inside ``fn`` are never grouped).
-      expand: scope names (a layer's name) to draw op by op.
-      max_nodes: the most nodes drawn; the earliest ones beyond it are drawn as
-        one node, with a note.
+      expand: scope names (a layer's name) to draw op by op; a name that is no
+        scope of the drawing raises ``ValueError``, listing the scopes.
+      max_nodes: the most nodes drawn; the sources stay, and the earliest nodes
+        after them are drawn as one node, with a note.
 
     Returns:
       A :class:`Drawing`: an SVG in Jupyter (and in the book), one line per
@@ -152,7 +169,14 @@ def draw(fn: Callable[..., Any], *sources: Any, watch: bool | Iterable[int] = Tr
     add    AddV2(pow, mul)          value 35.0  grad 1.0
     add_1  AddV2(add, 1.0)  target  value 36.0  grad 1.0
     """
-    _check(watch, by, expand, max_nodes)
+    if not callable(fn):
+        raise TypeError(f"`fn` must be a callable for draw. Received: {type(fn).__name__} "
+                        f"{fn!r}.")
+    if not tf.executing_eagerly():
+        raise RuntimeError("draw runs fn eagerly and traces it itself: call it outside "
+                           "tf.function (it draws what a tape records, not a graph's step).")
+    expand = _check(watch, by, expand, max_nodes)
+    _check_arity(fn, sources)
     if isinstance(watch, bool):
         positions = range(len(sources)) if watch else ()
     else:
@@ -165,11 +189,25 @@ def draw(fn: Callable[..., Any], *sources: Any, watch: bool | Iterable[int] = Tr
     recording = record(fn, sources, positions)
     if by != "op":
         recording = group.by_scope(recording, tuple(expand))
-    recording = group.collapse(recording, max_nodes)
+    recording = group.collapse(recording, operator.index(max_nodes))
     return Drawing(recording, "tape")
 
 
+def _check_arity(fn, sources):
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without a signature: fn's call will say
+        return
+    try:
+        signature.bind(*sources)
+    except TypeError as exc:
+        raise TypeError(f"`fn` cannot take the {len(sources)} source(s) given ({exc}). "
+                        f"Received: fn{signature} and {len(sources)} source(s). Pass one "
+                        "source per positional parameter; read the rest by closure.") from None
+
+
 def _check(watch, by, expand, max_nodes):
+    """Check draw's options; ``expand`` as a tuple of names."""
     if not isinstance(watch, bool) and not isinstance(watch, Iterable):
         raise TypeError(f"`watch` must be True, False or a tuple of source positions. "
                         f"Received: watch={watch!r}.")
@@ -178,5 +216,15 @@ def _check(watch, by, expand, max_nodes):
     if isinstance(expand, str):
         raise TypeError(f"`expand` must be a tuple of scope names, e.g. ({expand!r},). "
                         f"Received: expand={expand!r}.")
-    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 2:
+    if not isinstance(expand, Iterable) or not all(isinstance(e, str) for e in expand):
+        raise TypeError(f"`expand` must be a tuple of scope names, e.g. ('dense',). "
+                        f"Received: expand={expand!r}.")
+    try:
+        count = operator.index(max_nodes) if not isinstance(max_nodes, bool) else None
+    except TypeError:
+        count = None
+    if count is None:
+        raise TypeError(f"`max_nodes` must be an int >= 2. Received: max_nodes={max_nodes!r}.")
+    if count < 2:
         raise ValueError(f"`max_nodes` must be an int >= 2. Received: max_nodes={max_nodes!r}.")
+    return tuple(expand)

@@ -26,14 +26,21 @@ def _scopes(node):
     return node.scope.split("/") if node.scope else []
 
 
-def _group_of(node, holding, expand):
-    """The scope ``node`` is drawn in (a tuple of components), or None: drawn alone."""
+def _names(part):
+    return {part, re.sub(r"_\d+$", "", part)}
+
+
+def _group_of(node, holding, expand, layers=frozenset()):
+    """The scope ``node`` is drawn in (a tuple of components), or None: drawn alone.
+
+    A Keras layer's scope (one its weights live in: ``bn`` for a BatchNormalization's
+    ``moments`` and ``batchnorm``) is the group; else the first scope with ops."""
     parts = _scopes(node)
     if not parts or parts[0] in NEVER_GROUPED:
         return None
     for i in range(1, len(parts) + 1):
         prefix = tuple(parts[:i])
-        if prefix in holding:
+        if _names(prefix[-1]) & layers or prefix in holding:
             names = {prefix[-1], re.sub(r"_\d+$", "", prefix[-1]), "/".join(prefix)}
             return None if names & expand else prefix
     return None
@@ -43,7 +50,21 @@ def by_scope(recording, expand=()):
     """``recording`` with the ops of each scope drawn as one node (``expand`` names opened)."""
     ops = [n for n in recording.nodes if n.kind == "op"]
     holding = {tuple(_scopes(n)) for n in ops if n.scope}  # scopes with ops of their own
-    group_of = {n.name: _group_of(n, holding, set(expand)) for n in ops}
+    known = {name for prefix in holding for i in range(1, len(prefix) + 1)
+             for name in (prefix[i - 1], re.sub(r"_\d+$", "", prefix[i - 1]),
+                          "/".join(prefix[:i]))}
+    unknown = [e for e in expand if e not in known]
+    if unknown and not holding:
+        raise ValueError(f"`expand` names scopes, and this drawing has none (fn runs no "
+                         f"Keras layer or named scope). Received: expand={tuple(expand)!r}.")
+    if unknown:
+        shown = sorted({re.sub(r"_\d+$", "", p[-1]) for p in holding
+                        if p[0] not in NEVER_GROUPED})
+        raise ValueError(f"`expand` must name scopes of this drawing: {shown}. Received: "
+                         f"expand={tuple(expand)!r}, and {unknown} name none.")
+    layers = {v.scope.rsplit("/", 1)[-1] for v in recording.nodes
+              if v.kind == "variable" and v.scope}
+    group_of = {n.name: _group_of(n, holding, set(expand), layers) for n in ops}
     groups = {}
     for n in ops:
         if group_of[n.name] is not None:
@@ -125,8 +146,9 @@ def _group_node(name, members, member, variables, users):
     node = Node(name, "group", "scope", inputs=inputs, args=[], value=last.value,
                 grad=last.grad, recorded=last.recorded, target=any(m.target for m in ops),
                 scope=name, ops=len(ops))
-    if variables:
-        node.note = f"weights: {', '.join(v.name.rsplit('/', 1)[-1] for v in variables)}"
+    weights = [v for v in variables if v.value is None or v.value.dtype.kind in "fc"]
+    if weights:  # (a random seed's state is a variable too, but no weight)
+        node.note = f"weights: {', '.join(v.name.rsplit('/', 1)[-1] for v in weights)}"
     node.members = members
     return node
 
@@ -177,17 +199,23 @@ def collapse(recording, max_nodes):
     nodes = recording.nodes
     if len(nodes) <= max_nodes:
         return recording
-    keep = nodes[-(max_nodes - 1):]
+    sources = [n for n in nodes if n.kind == "source"][:max_nodes - 2]
+    rest = [n for n in nodes if n not in sources]
+    # the sources stay (what the gradient is of), then the nodes nearest the target
+    keep = sources + rest[-(max_nodes - 1 - len(sources)):]
     kept = {n.name for n in keep}
     gone = [n for n in nodes if n.name not in kept]
     name = f"{len(gone)} earlier nodes"
     folded = Node(name, "collapsed", "collapsed", recorded=any(n.recorded for n in gone),
                   note="drawn as one", ops=sum(n.ops for n in gone))
+    folded.inputs = list(dict.fromkeys(i for n in gone for i in n.inputs if i in kept))
     for n in keep:
         n.inputs = list(dict.fromkeys(i if i in kept else name for i in n.inputs))
     cuts = [Cut(c.source if c.source in kept else name, c.target if c.target in kept else name,
                 c.cause) for c in recording.cuts]
     cuts = [c for c in _dedupe(cuts) if c.source != c.target]
-    note = (f"{len(nodes)} nodes: the first {len(gone)} are drawn as one. Pass max_nodes= "
+    note = (f"{len(nodes)} nodes: the first {len(gone)} after the sources are drawn as one. "
+            "Pass max_nodes= "
             "to draw more, or draw a smaller part (a layer selection, a shorter fn).")
-    return Recording([folded, *keep], cuts, " ".join(x for x in (recording.note, note) if x))
+    keep = keep[:len(sources)] + [folded] + keep[len(sources):]
+    return Recording(keep, cuts, " ".join(x for x in (recording.note, note) if x))

@@ -13,9 +13,18 @@ stays above 9 px.
 
 from __future__ import annotations
 
-from xml.sax.saxutils import escape
+import re
+from xml.sax.saxutils import escape as _xml_escape
 
 from tapelab.drawing.numbers import shown
+
+# what XML 1.0 cannot hold (control characters), and terminal colour codes in error texts
+_UNSHOWABLE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def escape(text):
+    """``text`` as SVG text: colour codes and control characters dropped, ``<&>`` escaped."""
+    return _xml_escape(_UNSHOWABLE.sub("", str(text)))
 
 FONT = 12  # px
 CHAR = 7.3  # px per monospace character at FONT
@@ -141,7 +150,12 @@ def svg(recording, label="tape"):
     nodes, cuts = recording.nodes, {(c.source, c.target): c.cause for c in recording.cuts}
     boxes, width, height, index = layout(nodes)
     width = max([width] + [_label_width(c) + 2 * PAD for c in cuts.values()])
-    note_rows = _wrap(recording.note, int(max(width, 300) / CHAR) - 2) if recording.note else []
+    note = recording.note
+    if width > MAX_WIDTH:
+        note = " ".join(x for x in (note, (
+            f"This picture is {width:.0f} px wide: scaled to a page, its text is smaller "
+            f"than {FONT} px. Draw fewer sources, by='scope', or a smaller part of fn.")) if x)
+    note_rows = _wrap(note, int(max(width, 300) / CHAR) - 2) if note else []
     total = height + len(note_rows) * LINE + (PAD if note_rows else 0)
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" '
             f'height="{total:.0f}" viewBox="0 0 {width:.0f} {total:.0f}" role="img" '
@@ -197,7 +211,7 @@ def _edge(a, b, cause, recorded, k, n, width):
         return (f'<g class="cut"><title>gradient cut: {escape(cause)}</title>'
                 f'<path d="{path}" fill="none" stroke="{CUT}" stroke-width="2" '
                 f'stroke-dasharray="7 4" marker-end="url(#cutarrow)"/>'
-                f'<text x="{label_x:.1f}" y="{y2 - 8:.1f}" fill="{CUT}" '
+                f'<text x="{label_x:.1f}" y="{max(y2 - 8, FONT):.1f}" fill="{CUT}" '
                 f'font-weight="bold">cut: {escape(cause)}</text></g>')
     dash = "" if recorded else ' stroke-dasharray="2 3"'
     colour = "#374151" if recorded else "#9ca3af"

@@ -31,7 +31,7 @@ import tensorflow as tf
 from tapelab._sources import as_source_of_any_dtype, is_float, is_keras_variable, is_variable
 from tapelab.drawing.numbers import shown
 
-PASS_THROUGH = ("Identity", "IdentityN")
+PASS_THROUGH = ("Identity",)  # IdentityN carries tf.custom_gradient's gradient: an op
 STOPS = ("StopGradient", "PreventGradient")
 ASSIGNS = ("AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp")
 
@@ -146,14 +146,51 @@ def _filled(cell):
 
 
 def _watched_by_a_tape(fn, sources, watch):
-    """Run ``fn`` eagerly under a plain tape (the sources in ``watch`` watched): the
-    variables it watched, by handle id, and the target."""
+    """Run ``fn`` eagerly under a tape (the sources in ``watch`` watched): the variables
+    it watched, by handle id, the target, and each source's gradient (None: none)."""
     with tf.GradientTape() as t:
         for i in watch:
-            if not is_variable(sources[i]):
+            if not is_variable(sources[i]) and is_float(sources[i]):
                 t.watch(sources[i])
         y = fn(*sources)
-    return {id(_handle(v)): v for v in t.watched_variables()}, y
+    _check_target(y)
+    watched = {id(_handle(v)): v for v in t.watched_variables()}
+    floats = [y for y in tf.nest.flatten(y) if is_float(y)]
+    try:
+        grads = t.gradient(floats, list(sources)) if floats else [None] * len(sources)
+    except LookupError:  # an op without a registered gradient: the trace names it
+        grads = [None] * len(sources)
+    return watched, y, grads
+
+
+def _check_target(y):
+    flat = tf.nest.flatten(y, expand_composites=True)
+    bad = [t for t in flat if not isinstance(t, tf.Tensor) and not is_variable(t)]
+    if bad or not flat:
+        what = bad[0] if bad else y
+        raise TypeError(
+            "`fn` must return a tensor, or a dict, list or tuple of tensors, to draw its "
+            f"tape. Received: {type(what).__name__} {what!r}. Return the target tensor "
+            "itself (float(y) and y.numpy() leave the tape).")
+
+
+class _KeptState:
+    """The values of the variables ``fn`` may change, put back when drawing is done."""
+
+    def __init__(self, variables):
+        self.saved = [(v, tf.identity(tf.convert_to_tensor(v))) for v in variables
+                      if getattr(v, "dtype", None) != tf.resource]
+
+    def restore(self):
+        changed = []
+        for v, old in self.saved:
+            now = tf.convert_to_tensor(v)
+            if now.shape != old.shape or not bool(tf.reduce_all(
+                    tf.equal(now, old) | (tf.math.is_nan(now) & tf.math.is_nan(old))
+                    if now.dtype.is_floating else tf.equal(now, old))):
+                changed.append(v)
+                v.assign(old)
+        return changed
 
 
 def _trace(fn, sources):
@@ -169,9 +206,8 @@ def _trace(fn, sources):
     try:
         wrapped = tf.compat.v1.wrap_function(traced, specs)
     except Exception as exc:  # noqa: BLE001 - a failed trace is drawn and said, never a crash
-        text = " ".join(str(exc).split())
-        cause = "numpy_round_trip" if "numpy" in text.lower() else "unknown"
-        raise _TraceFailed(cause, f"{type(exc).__name__}: {text[:200]}") from None
+        text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())
+        raise _TraceFailed("unknown", f"{type(exc).__name__}: {text[:200]}") from None
     feeds = [t for t in wrapped.graph.inputs[:len(tensors)]]
     return wrapped, dict(zip(tensors, feeds))
 
@@ -179,7 +215,7 @@ def _trace(fn, sources):
 def _through(t):
     """``t`` with pass-through ops (``Identity``) skipped, backwards."""
     while t.op.type in PASS_THROUGH and t.op.inputs:
-        t = t.op.inputs[t.value_index] if t.op.type == "IdentityN" else t.op.inputs[0]
+        t = t.op.inputs[0]
     return t
 
 
@@ -196,31 +232,66 @@ def _targets(wrapped):
 
 
 def record(fn, sources, watch=None):
-    """The :class:`Recording` of ``fn(*sources)``, the sources at ``watch`` watched."""
+    """The :class:`Recording` of ``fn(*sources)``, the sources at ``watch`` watched.
+
+    ``fn`` runs once eagerly and is traced once; a variable it changes (an
+    ``assign``, a BatchNormalization's moving statistics) is put back as it was,
+    so drawing changes nothing.
+    """
     sources = tuple(as_source_of_any_dtype(s, i) for i, s in enumerate(sources))
+    ragged = [i for i, s in enumerate(sources) if isinstance(s, tf.RaggedTensor)]
+    if ragged:
+        raise TypeError(f"draw takes dense sources: source {ragged[0]} is a tf.RaggedTensor. "
+                        "Received: a RaggedTensor. Draw fn of rt.to_tensor(), or of "
+                        "rt.flat_values with the row structure rebuilt inside fn.")
     watch = set(range(len(sources)) if watch is None else watch)
     names = parameter_names(fn, len(sources))
-    watched, eager_target = _watched_by_a_tape(fn, sources, watch)
+    known = _variables_reachable(fn)
+    state = _KeptState([*known.values(), *(s for s in sources if is_variable(s))])
     try:
-        wrapped, feeds = _trace(fn, sources)
-    except _TraceFailed as failed:
-        return _untraceable(sources, names, watch, eager_target, failed)
-    return _Walk(wrapped, feeds, sources, names, watch, watched,
-                 _variables_reachable(fn)).recording()
+        watched, eager_target, eager_grads = _watched_by_a_tape(fn, sources, watch)
+    finally:
+        changed = state.restore()
+    state = _KeptState({**known, **watched}.values())
+    try:
+        try:
+            wrapped, feeds = _trace(fn, sources)
+        except _TraceFailed as failed:
+            return _untraceable(fn, sources, names, watch, eager_target, eager_grads, failed)
+        drawn = _Walk(wrapped, feeds, sources, names, watch, watched,
+                      {**known, **watched}).recording()
+    finally:
+        state.restore()
+    if changed:
+        drawn.note = " ".join(x for x in (drawn.note, (
+            f"fn changes {', '.join(variable_name(v) for v in changed)} while it runs; the "
+            "drawing reads each variable as it was before fn ran (and leaves it so)")) if x)
+    return drawn
 
 
-def _untraceable(sources, names, watch, eager_target, failed):
-    """What can be drawn when ``fn`` does not trace: its sources, its target, the cause."""
+def _untraceable(fn, sources, names, watch, eager_target, eager_grads, failed):
+    """What can be drawn when ``fn`` does not trace: its sources with the gradients an
+    eager tape gives them, its target, and, for a source with none, explain_none's cause."""
+    from tapelab.diagnose.explain import explain_none
+
     nodes = [Node(names[i], "source", "variable" if is_variable(s) else "source",
                   value=np.asarray(tf.convert_to_tensor(s)), recorded=i in watch,
-                  note="" if i in watch else "not watched") for i, s in enumerate(sources)]
-    value = tf.nest.flatten(eager_target)[0]
-    target = Node("target", "op", "?", inputs=[n.name for n in nodes], args=[],
-                  value=np.asarray(value),
-                  grad=None, recorded=False, target=True, note=failed.cause)
-    cuts = [Cut(n.name, "target", failed.cause) for n in nodes]
+                  grad=None if g is None else np.asarray(tf.convert_to_tensor(g)),
+                  note="" if i in watch else "not watched")
+             for i, (s, g) in enumerate(zip(sources, eager_grads))]
+    value = np.asarray(tf.nest.flatten(eager_target)[0])
+    target = Node("target", "op", "?", inputs=[n.name for n in nodes], args=[], value=value,
+                  grad=np.ones_like(value) if is_float(value) else None, target=True,
+                  note="fn could not be traced")
+    cuts = []
+    missing = [i for i, g in enumerate(eager_grads) if g is None]
+    if missing:
+        causes = {f.source: f.cause for f in explain_none(fn, *sources)}
+        for i in missing:
+            cause = "not_watched" if i not in watch else causes.get(i, "unknown")
+            cuts.append(Cut(names[i], "target", cause))
     note = (f"fn could not be traced ({failed.detail}), so only its sources and target are "
-            "drawn; the tape cannot see what happened between them.")
+            "drawn, with the gradients an eager tape gives them.")
     return Recording([*nodes, target], cuts, note)
 
 
@@ -257,8 +328,13 @@ class _Walk:
                 else:
                     self.handles[inside[1].ref()] = name
             else:
-                self.nodes[name] = Node(name, "source", "source", recorded=i in watch,
-                                        note="" if i in watch else "not watched")
+                floating = is_float(s)
+                dtype = tf.as_dtype(s.dtype)
+                note = ("" if i in watch else "not watched") if floating else (
+                    f"{dtype.name}: " + ("integer_dtype" if dtype.is_integer or dtype == tf.bool
+                                         else "non_float_dtype") + ", a tape watches floats")
+                self.nodes[name] = Node(name, "source", "source",
+                                        recorded=i in watch and floating, note=note)
                 self.roots[self.feeds[i].ref()] = name
                 self.eager[name] = np.asarray(s)
 
@@ -277,8 +353,10 @@ class _Walk:
                 note = "" if recorded else (
                     "trainable=False" if variable is not None and not variable.trainable
                     else "not watched")
+                path = variable_name(variable) if variable is not None else ""
                 self.nodes[name] = Node(name, "variable", "variable", recorded=recorded,
-                                        note=note)
+                                        note=note, scope=path.rsplit("/", 1)[0]
+                                        if "/" in path else "")
                 self.handles[internal.ref()] = name
             elif is_float(internal) or internal.dtype.is_integer:
                 name = self._unique(f"captured_{count['captured']}")
@@ -303,7 +381,8 @@ class _Walk:
                 self.reads.setdefault(name, []).append(op.outputs[0])
         assigned = {}  # variable node -> [value tensors assigned to it]
         for op in self.ops:
-            if op.type in ASSIGNS and op.inputs[0].ref() in self.handles:
+            if (op.type in ASSIGNS and op.inputs[0].ref() in self.handles
+                    and is_float(op.inputs[1])):  # a seed's int state is no gradient path
                 assigned.setdefault(self.handles[op.inputs[0].ref()], []).append(
                     _through(op.inputs[1]))
         kept, used_roots = self._between(assigned)
@@ -322,9 +401,21 @@ class _Walk:
             name = self._node_of(t, kept)
             if name in by_name:
                 by_name[name].target = True
+            else:  # a target computed from no source: drawn alone, not recorded
+                node = Node(self._unique(t.op.name), "op", t.op.type, recorded=False,
+                            target=True, note="not connected to any source")
+                node.tensor = t
+                op_nodes.append(node)
+                nodes.append(node)
+                by_name[node.name] = node
         cuts += self._tape_rules(op_nodes, by_name, kept)
         cuts += self._values_and_gradients(nodes, by_name, kept)
+        cuts += _unexplained_cuts(nodes, by_name, cuts)
+        feeding = {i for n in nodes for i in n.inputs}
         for n in nodes:
+            if n.kind in ("source", "variable") and n.name not in feeding and not n.note \
+                    and not n.target:
+                n.note = "not connected to the target"  # explain_none: not_connected
             if not n.recorded:
                 n.grad = None  # the tape has no gradient for what it did not record
             if n.target and n.grad is None and n.value is not None and is_float(n.value):
@@ -393,6 +484,8 @@ class _Walk:
                     or any(o is t for t in self.targets)), op.outputs[0])
         node = Node(op.name, "op", op.type, inputs=inputs, args=args,
                     scope=op.name.rsplit("/", 1)[0] if "/" in op.name else "")
+        if op.type == "IdentityN" and "_gradient_op_type" in op.node_def.attr:
+            node.note = "custom gradient"
         node.tensor = out
         return node
 
@@ -405,7 +498,11 @@ class _Walk:
                 cuts += [Cut(i.name, n.name, "stop_gradient") for i in ins if i.recorded]
             elif not is_float(n.tensor):
                 n.recorded = False
-                cuts += [Cut(i.name, n.name, "integer_path") for i in ins if i.recorded]
+                if n.tensor.dtype.is_integer:  # a cast to an integer, an argmax
+                    cuts += [Cut(i.name, n.name, "integer_path") for i in ins if i.recorded]
+                else:  # a comparison (bool) or a string: no gradient path was meant here
+                    why = f"{n.tensor.dtype.name}: no gradient"
+                    n.note = f"{n.note}, {why}" if n.note else why
             else:
                 n.recorded = any(i.recorded for i in ins)
         return cuts
@@ -465,6 +562,25 @@ class _Walk:
             n.value = got.get(n.name, self.eager.get(n.name))
             n.grad = summed.get(n.name)
         return cuts
+
+
+def _unexplained_cuts(nodes, by_name, cuts):
+    """Edges the gradient does not cross for no reason the tape's rules name: a recorded
+    input without a gradient feeding a node with one (``tf.round``, whose registered
+    gradient is None; a custom gradient that returns None). explain_none cannot prove
+    a cause for them either: ``unknown``."""
+    known = {(c.source, c.target) for c in cuts}
+    found = []
+    for n in nodes:
+        if n.grad is None or not n.recorded:
+            continue
+        for i in n.inputs:
+            src = by_name.get(i)
+            if (src is not None and src.recorded and src.grad is None
+                    and (i, n.name) not in known and src.value is not None
+                    and is_float(src.value)):
+                found.append(Cut(i, n.name, "unknown"))
+    return found
 
 
 def shortened(recording):

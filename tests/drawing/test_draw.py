@@ -3,6 +3,8 @@ save() writing atomically."""
 
 import os
 
+import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -76,3 +78,41 @@ def test_the_picture_in_the_readme_and_the_book_is_the_one_draw_makes_now():
     assert stored.read_text() == made, (
         "docs/_static/seed_tape.svg is out of date: .venv/bin/python -c \"import tapelab; "
         "tapelab.draw(lambda x: x**2 + 2*x + 1, 5.0).save('docs/_static/seed_tape.svg')\"")
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: tapelab.draw(3.0, 2.0), TypeError, (r"`fn` must be a callable for draw\. Received: "
+                                                r"float 3\.0")),
+    (lambda: tapelab.draw(lambda x: x, 1.0, 2.0), TypeError,
+     r"`fn` cannot take the 2 source\(s\) given"),
+    (lambda: tapelab.draw(lambda x: x, 1.0, expand=None), TypeError,
+     r"`expand` must be a tuple of scope names.*Received: expand=None"),
+    (lambda: tapelab.draw(lambda x: x, 1.0, expand=("dense",)), ValueError,
+     r"`expand` names scopes, and this drawing has none"),
+    (lambda: tapelab.draw(lambda x: x, 1.0, max_nodes=10.0), TypeError,
+     r"`max_nodes` must be an int >= 2\. Received: max_nodes=10\.0"),
+    (lambda: tapelab.draw(lambda x: x, tf.ragged.constant([[1.0], [2.0, 3.0]])), TypeError,
+     r"draw takes dense sources"),
+    (lambda: tf.function(lambda x: tapelab.draw(lambda x: x, x))(tf.constant(1.0)),
+     RuntimeError, r"call it outside tf\.function"),
+])
+def test_bad_calls_are_refused_by_name(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_max_nodes_takes_numpy_ints_and_expand_names_a_real_layer():
+    assert len(tapelab.draw(lambda x: x * x, 2.0, max_nodes=np.int64(10)).nodes) == 2
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="hidden")])
+    with pytest.raises(ValueError, match=r"`expand` must name scopes of this drawing: "
+                                         r"\['hidden'\]\. Received: expand=\('nope',\)"):
+        tapelab.draw(lambda x: tf.reduce_sum(model(x)), tf.ones((1, 3)), expand=("nope",))
+
+
+def test_save_says_what_is_wrong_with_the_folder(tmp_path):
+    d = tapelab.draw(lambda x: x * x, 2.0)
+    with pytest.raises(FileNotFoundError, match=r"`path`'s folder does not exist"):
+        d.save(tmp_path / "missing" / "tape.svg")
+    (tmp_path / "dir.svg").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"`path` must name a file, not a folder"):
+        d.save(tmp_path / "dir.svg")

@@ -76,10 +76,13 @@ def test_a_long_graph_keeps_its_head_and_says_what_it_folded():
     assert len(full.nodes) == 61
     short = collapse(full, 20)
     assert len(short.nodes) == 20
-    assert short.nodes[0].kind == "collapsed" and short.nodes[0].name == "42 earlier nodes"
+    # the source stays (what the gradient is of); the 42 nodes after it are folded
+    assert short.nodes[0].name == "x" and short.nodes[0].grad is not None
+    assert short.nodes[1].kind == "collapsed" and short.nodes[1].name == "42 earlier nodes"
+    assert short.nodes[1].inputs == ["x"]
     assert short.nodes[-1].target and short.nodes[-1].name == full.nodes[-1].name
-    assert short.note.startswith("61 nodes: the first 42 are drawn as one.")
-    assert short.nodes[1].inputs == ["42 earlier nodes"]
+    assert short.note.startswith("61 nodes: the first 42 after the sources are drawn as one.")
+    assert short.nodes[2].inputs == ["42 earlier nodes"]
 
 
 @pytest.mark.slow
@@ -95,4 +98,5 @@ def test_resnet50_is_drawn_by_layer_with_its_head_and_a_note():
     names = [n.name for n in d.nodes]
     assert names[-3:] == ["predictions", "captured_0", "sparse_categorical_crossentropy"]
     assert "avg_pool" in names and "conv5_block3_out" in names
-    assert d.nodes[0].kind == "collapsed" and "are drawn as one" in d.note
+    assert d.nodes[0].name == "x" and d.nodes[0].grad is not None  # the source stays
+    assert d.nodes[1].kind == "collapsed" and "are drawn as one" in d.note

@@ -3,8 +3,10 @@ dashed and labelled, unrecorded nodes dashed, readable at a book column's width.
 
 import xml.etree.ElementTree as ET
 
+import keras
 import tensorflow as tf
 
+import tapelab
 from tapelab.drawing import picture
 from tapelab.drawing.record import record
 
@@ -57,3 +59,22 @@ def test_a_long_title_is_shortened_and_the_note_is_wrapped():
     root = ET.fromstring(picture.svg(Recording([long], [], "word " * 40)))
     notes = [t.text for t in root.findall(f"{SVG}text")]
     assert len(notes) >= 2 and all(len(line) <= 60 for line in notes)
+
+
+def test_error_text_with_colour_codes_and_markup_stays_valid_xml():
+    inp = keras.Input((3,))
+    model = keras.Model(inp, keras.layers.Dense(2, name="lay&<er>")(inp))  # cannot be traced
+    d = tapelab.draw(lambda x: tf.reduce_sum(model(x)), tf.ones((1, 3)))
+    ET.fromstring(d.svg())  # well-formed, though Keras's message held \x1b codes
+    assert "\x1b" not in d.svg()
+
+
+def test_a_picture_wider_than_a_column_says_so_and_labels_stay_on_it():
+    d = tapelab.draw(lambda *xs: tf.add_n([x * x for x in xs]), *[float(i) for i in range(12)])
+    root = ET.fromstring(d.svg())
+    assert float(root.get("width")) > picture.MAX_WIDTH and "px wide: scaled to a page" in d.svg()
+    v = tf.Variable(1.0)
+    cut = tapelab.draw(lambda x: (v.assign(x * 2.0), v * 3.0)[1], 1.0).svg()
+    ys = [float(t.get("y")) for t in ET.fromstring(cut).iter(
+        f"{SVG}text")]
+    assert min(ys) > 0

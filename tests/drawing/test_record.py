@@ -2,6 +2,7 @@
 against a forward run, each gradient against tape.gradient(target, that intermediate) computed
 independently with a raw tape, and the cuts against explain_none's causes."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -157,3 +158,88 @@ def test_an_unrecorded_target_still_has_gradient_one_as_the_tape_gives():
     assert not target.recorded
     assert_node(target, 9.0, t.gradient(y, y))  # 1.0
     assert recording.nodes[0].grad is None
+
+
+def raw_gradients(fn, *sources):
+    with tf.GradientTape() as t:
+        for s in sources:
+            if not isinstance(s, tf.Variable):
+                t.watch(s)
+        y = fn(*sources)
+    return t.gradient(y, list(sources))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: x * x if x > 0 else -x,  # a Python if on a tensor: no trace
+    lambda x: x * 2.0 + tf.constant(x.numpy() ** 2),  # a NumPy round trip beside a path
+], ids=["python_if", "numpy_beside_a_path"])
+def test_a_fn_that_cannot_be_traced_gets_the_eager_tapes_gradients(fn):
+    x = tf.Variable(3.0)  # watched by a plain tape too, so explain_none finds no None
+    recording = record(fn, (x,))
+    nodes = by_name(recording)
+    assert_node(nodes["x"], x.numpy(), raw_gradients(fn, x)[0])
+    assert recording.cuts == [] and tapelab.explain_none(fn, x) == []  # no cause invented
+    assert float(nodes["target"].grad) == 1.0
+
+
+def test_custom_gradients_are_drawn_as_the_tape_applies_them():
+    @tf.custom_gradient
+    def no_gradient(a):
+        return a * 2.0, lambda dy: None
+
+    @tf.custom_gradient
+    def straight_through(a):
+        return tf.round(a), lambda dy: dy
+
+    x = tf.constant(2.3)
+    blocked = by_name(record(lambda x: no_gradient(x), (x,)))
+    assert blocked["x"].grad is None and raw_gradients(lambda x: no_gradient(x), x)[0] is None
+    passed = by_name(record(lambda x: straight_through(x) * 3.0, (x,)))
+    assert float(passed["x"].grad) == float(raw_gradients(
+        lambda x: straight_through(x) * 3.0, x)[0]) == 3.0
+    assert passed["IdentityN"].note == "custom gradient"
+    assert float(passed["IdentityN"].grad) == 3.0  # the straight-through output's gradient
+
+
+def test_an_op_whose_gradient_is_none_is_a_cut_explain_none_cannot_explain():
+    fn = lambda x: tf.round(x) * 2.0
+    recording = record(fn, (tf.constant(2.3),))
+    assert [(c.source, c.target, c.cause) for c in recording.cuts] == [("x", "Round", "unknown")]
+    assert [f.cause for f in tapelab.explain_none(fn, tf.constant(2.3))] == ["unknown"]
+
+
+def test_drawing_changes_no_variable_and_says_when_fn_does():
+    v = tf.Variable(1.0)
+
+    def fn(x):
+        first = v * 2.0
+        v.assign_add(x)
+        return first + v * 3.0
+
+    recording = record(fn, (tf.constant(2.0),))
+    assert float(v) == 1.0  # fn ran, and v was put back
+    assert "fn changes Variable while it runs" in recording.note
+    model = keras.Sequential([keras.Input((3,)), keras.layers.BatchNormalization(name="bn")])
+    mean = model.get_layer("bn").moving_mean
+    before = mean.numpy().copy()
+    record(lambda x: tf.reduce_sum(model(x, training=True)), (tf.ones((2, 3)) * 5.0,))
+    np.testing.assert_array_equal(mean.numpy(), before)
+
+
+def test_comparisons_are_not_cuts_and_integer_sources_say_integer_dtype():
+    where = record(lambda x: tf.where(x > 0.0, x * x, -x), (tf.constant(2.0),))
+    assert where.cuts == [] and float(by_name(where)["x"].grad) == 4.0
+    assert "bool: no gradient" in by_name(where)["Greater"].note
+    counted = record(lambda x, n: x * tf.cast(n, tf.float32), (tf.constant(2.0), tf.constant(3)))
+    n = by_name(counted)["n"]
+    assert not n.recorded and "integer_dtype" in n.note and n.grad is None
+
+
+def test_unconnected_sources_and_constant_targets_are_said():
+    nodes = by_name(record(lambda x, y: x * 2.0, (tf.constant(1.0), tf.constant(2.0))))
+    assert nodes["y"].grad is None and nodes["y"].note == "not connected to the target"
+    alone = record(lambda x: tf.constant(4.0), (tf.constant(1.0),))
+    target = alone.nodes[-1]
+    assert target.target and float(target.value) == 4.0 and "not connected" in target.note
+    with pytest.raises(TypeError, match=r"`fn` must return a tensor.*Received: int 3"):
+        record(lambda x: 3, (tf.constant(1.0),))
