@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml claims/pyproject.toml
 ## doctests, and nbval (strict) over notebooks/ with every `# Output:` claim checked
 test: install
 	$(PY) -m pytest claims -p no:cacheprovider
-	$(PY) -m pytest tests tapelab $(if $(NOTEBOOKS),$(NBVAL) --check-claims $(NOTEBOOKS))
+	$(PY) -m pytest tests tapelab $(if $(NOTEBOOKS),$(NBVAL) --check-claims --check-prose $(NOTEBOOKS))
 
 ## the same suite under other machine layouts: documented outputs and tests must not
 ## depend on the thread count, oneDNN or the CPU's instruction set (see README)
@@ -57,7 +57,7 @@ nbval: install
 	$(PY) -m pytest $(NBVAL) $(NOTEBOOKS)
 
 claims: install
-	$(VENV)/bin/tapelab check-claims $(NOTEBOOKS)
+	$(VENV)/bin/tapelab check-claims --prose $(NOTEBOOKS)
 
 ## the main job: execute every notebook headless into build/, summary, errata table,
 ## then the book (build/site/), whose path it prints last

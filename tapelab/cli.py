@@ -61,7 +61,7 @@ def cmd_check_claims(args):
     """Report every `# Output:` claim that its cell's stored output does not hold."""
     from nbclaims.cli import run
 
-    return run(args.paths, prog="tapelab check-claims")
+    return run(args.paths, prog="tapelab check-claims", prose=args.prose)
 
 
 def cmd_errata(args):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbclaims import prose_problems
 
 from tapelab.claims import claims
 from tapelab.tf_logs import TF_LOG_LINE
@@ -36,9 +37,11 @@ def test_notebook_rules(path):
             assert not TF_LOG_LINE.search(text), f"TF log line stored in cell {i + 1}"
             assert not re.search(r"0x[0-9a-f]{6,}", text), f"memory address in cell {i + 1}"
         assert "execution" not in cells[i].metadata
-    # seeds are set, and every # Output: claim holds
+    # seeds are set, every # Output: claim holds, and the prose says what the outputs show
     assert "set_random_seed" in "".join(cells[i].source for i in code)
     assert all(c.holds for c in claims(path))
+    problems = prose_problems(nb, path.name)
+    assert not problems, "\n".join(p.report() for p in problems)
 
 
 # --- outputs that hold on every machine -------------------------------------------------------

@@ -16,8 +16,10 @@ from nbclaims.claim import Claim, NotebookError, claims, claims_in, read_noteboo
 from nbclaims.match import occurs
 from nbclaims.outputs import output_text
 from nbclaims.paths import NoNotebookError, find_notebooks
+from nbclaims.prose import ProseProblem, prose_problems
 
 __version__ = "0.1.0"
 
-__all__ = ["Claim", "NoNotebookError", "NotebookError", "below", "claims", "claims_in",
-           "find_notebooks", "occurs", "output_text", "read_notebook"]
+__all__ = ["Claim", "NoNotebookError", "NotebookError", "ProseProblem", "below", "claims",
+           "claims_in", "find_notebooks", "occurs", "output_text", "prose_problems",
+           "read_notebook"]

@@ -1,4 +1,5 @@
-"""``pytest --check-claims``: one test item per ``# Output:`` claim of every collected notebook.
+"""``pytest --check-claims``: one test item per ``# Output:`` claim of every collected notebook;
+``pytest --check-prose``: one item per notebook that holds its prose to its outputs.
 
 Claims are held against the notebook's stored outputs by default, the same
 check as the ``check-claims`` command, with no kernel. With
@@ -25,6 +26,9 @@ def pytest_addoption(parser):
     group.addoption("--check-claims-outputs", choices=("stored", "executed"), default="stored",
                     help="hold claims against the notebooks' stored outputs (default) or "
                          "against outputs of a fresh run (needs nbclaims[execute])")
+    group.addoption("--check-prose", action="store_true", default=False,
+                    help="collect one test per .ipynb file that holds its markdown's figures "
+                         "and verdicts to its stored outputs (the prose rule)")
     group.addoption("--check-claims-timeout", type=float, default=600, metavar="SECONDS",
                     help="with --check-claims-outputs=executed: seconds a cell may run "
                          "(default 600)")
@@ -46,7 +50,9 @@ def pytest_configure(config):
 
 
 def pytest_collect_file(file_path, parent):
-    if parent.config.getoption("check_claims") and file_path.suffix == ".ipynb":
+    config = parent.config
+    if (config.getoption("check_claims") or config.getoption("check_prose")) and \
+            file_path.suffix == ".ipynb":
         return ClaimsFile.from_parent(parent, path=file_path)
     return None
 
@@ -73,14 +79,17 @@ class ClaimsFile(pytest.File):
 
     def collect(self):
         try:
-            found = claims_in(read_notebook(self.path), str(self.path))
+            nb = read_notebook(self.path)
         except NotebookError as exc:
             yield NotebookItem.from_parent(self, name="notebook", reason=str(exc))
             return
-        seen = {}
-        for index, claim in enumerate(found):
-            yield ClaimItem.from_parent(self, name=_item_name(claim, seen), claim=claim,
-                                        index=index)
+        if self.config.getoption("check_claims"):
+            seen = {}
+            for index, claim in enumerate(claims_in(nb, str(self.path))):
+                yield ClaimItem.from_parent(self, name=_item_name(claim, seen), claim=claim,
+                                            index=index)
+        if self.config.getoption("check_prose"):
+            yield ProseItem.from_parent(self, name="prose", nb=nb)
 
     def executed(self):
         """``(claims on fresh outputs, why the run stopped or "", cells it ran)``: the
@@ -144,3 +153,27 @@ class ClaimItem(pytest.Item):
 
     def reportinfo(self):
         return self.path, None, self.name
+
+
+class ProseItem(pytest.Item):
+    """A notebook's markdown held to its stored outputs: fails with every problem found."""
+
+    def __init__(self, *, nb, **kwargs):
+        super().__init__(**kwargs)
+        self.nb = nb
+
+    def runtest(self):
+        from nbclaims.prose import prose_problems
+
+        problems = prose_problems(self.nb, str(self.path))
+        if problems:
+            raise ClaimFailed("\n\n".join(p.report() for p in problems)
+                              + f"\n\n{len(problems)} prose problem(s)")
+
+    def repr_failure(self, excinfo):
+        if excinfo.errisinstance(ClaimFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, None, f"{self.path.name}::prose"
