@@ -8,7 +8,7 @@ TensorFlow is imported on first use of a helper, so ``tapelab --help`` is quick.
 import importlib
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)
+__version__ = "0.2.0.dev0"  # the one place the version is written (pyproject.toml reads it)
 
 # public name -> the module that defines it
 _EXPORTS = {
@@ -67,13 +67,14 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ lo
 __all__ = sorted(_EXPORTS)  # noqa: PLE0605 - one list of public names: the keys above
 
 
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value  # later look-ups skip this function
-        return value
-    raise AttributeError(f"module 'tapelab' has no attribute {name!r}")
+if not TYPE_CHECKING:  # hidden from type checkers, so a misspelt name is an error there
 
+    def __getattr__(name):
+        if name in _EXPORTS:
+            value = getattr(importlib.import_module(_EXPORTS[name]), name)
+            globals()[name] = value  # later look-ups skip this function
+            return value
+        raise AttributeError(f"module 'tapelab' has no attribute {name!r}")
 
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+    def __dir__():
+        return sorted(set(globals()) | set(_EXPORTS))

@@ -126,19 +126,36 @@ def missing_extra(command, modules, extra="notebooks"):
 
 def cmd_notebooks(args):
     """Copy the notebooks (and the example script they run) into a folder."""
-    from tapelab.copy_notebooks import copy_notebooks
+    import shlex
+    from pathlib import Path
+
+    from tapelab.copy_notebooks import NotebooksInTheWay, copy_notebooks
 
     try:
         written = copy_notebooks(args.dest, overwrite=args.force)
-    except (FileExistsError, NotADirectoryError, FileNotFoundError, PermissionError) as exc:
-        print(f"tapelab notebooks: {exc}", file=sys.stderr)
+    except NotebooksInTheWay as exc:
+        shown = ", ".join(exc.names[:4]) + (f" and {len(exc.names) - 4} more"
+                                            if len(exc.names) > 4 else "")
+        print(f"tapelab notebooks: {exc.dest} already holds {shown}; nothing was copied. "
+              "Copy into another folder, or pass --force to replace them.", file=sys.stderr)
+        return 2
+    except ValueError:
+        print("tapelab notebooks: DEST must name a folder. Received: '' (for the current "
+              "folder, pass .); nothing was copied.", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file in the way, a full disk, a read-only folder
+        if exc.filename and exc.strerror:
+            print(f"tapelab notebooks: cannot copy into {args.dest}: {exc.strerror} (writing "
+                  f"into {Path(exc.filename).parent}); nothing was copied.", file=sys.stderr)
+        else:
+            print(f"tapelab notebooks: {exc}.", file=sys.stderr)
         return 2
     for path in written:
         print(path)
     notebooks = sum(p.suffix == ".ipynb" for p in written)
     print(f"{notebooks} notebooks copied into {args.dest}. Open them with "
-          f"`jupyter lab {args.dest}`; start with {written[0].name}.")
-    hint = missing_extra("notebooks", ["jupyter", "nbclient", "matplotlib", "sklearn"])
+          f"`jupyter lab {shlex.quote(str(args.dest))}`; start with {written[0].name}.")
+    hint = missing_extra("notebooks", ["jupyterlab", "nbclient", "matplotlib", "sklearn"])
     if hint:
         print(hint.replace("needs", "running them needs", 1), file=sys.stderr)
     return 0

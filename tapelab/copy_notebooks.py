@@ -7,10 +7,11 @@ repository they are the files in ``notebooks/`` and ``examples/``. Either way,
 notebooks at the top of the folder, the script in ``examples/``.
 """
 
+import contextlib
 import os
 from pathlib import Path
 
-from tapelab.replace_file import replace_file
+from tapelab.replace_file import replace_files
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -46,14 +47,24 @@ def notebook_files() -> dict[str, Path]:
     return files
 
 
+class NotebooksInTheWay(FileExistsError):
+    """Files of the names :func:`copy_notebooks` writes are already in the folder."""
+
+    def __init__(self, dest, names):
+        self.dest, self.names = dest, names
+        shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+        super().__init__(f"{dest} already holds {shown}; nothing was copied. Copy into "
+                         "another folder, or pass overwrite=True to replace them")
+
+
 def copy_notebooks(dest: str | os.PathLike, *, overwrite: bool = False) -> list[Path]:
-    """Copy the notebooks (and what they run) into the folder ``dest``.
+    """Copy the notebooks (and what they run) into the folder ``dest``, all or nothing.
 
     The folder is created if it is missing. A file that is already there is
     never replaced unless ``overwrite=True``: otherwise nothing is copied, and
-    the error names the files in the way. Each file is written to a temporary
-    name first and then moved into place, so an interrupted copy never leaves a
-    truncated notebook behind.
+    the error names the files in the way. Every file is written to a temporary
+    name beside its target first, and only when all are written do they take
+    their names: a full disk or a read-only folder leaves the folder as it was.
 
     Args:
         dest: the folder to copy into.
@@ -63,35 +74,49 @@ def copy_notebooks(dest: str | os.PathLike, *, overwrite: bool = False) -> list[
         The paths written, in order.
 
     Raises:
-        FileExistsError: some of the files are already in ``dest`` and
-            ``overwrite`` is false (nothing was copied).
-        NotADirectoryError: ``dest`` is an existing file, not a folder.
+        NotebooksInTheWay: a ``FileExistsError``: some of the files are already
+            in ``dest`` and ``overwrite`` is false (nothing was copied).
+        NotADirectoryError: ``dest``, or a folder the copy needs inside it
+            (``examples``), is a file; or a notebook's name is a folder there.
+        OSError: the files could not be written (nothing was copied).
 
     >>> import tempfile
     >>> written = copy_notebooks(tempfile.mkdtemp())
     >>> [p.name for p in written][:2]
     ['01_gradient_tape_basics.ipynb', '02_tape_gradient.ipynb']
     """
-    if not isinstance(dest, (str, os.PathLike)) or isinstance(overwrite, str):
+    if not isinstance(dest, (str, os.PathLike)) or not isinstance(overwrite, bool):
         raise TypeError("`dest` must be a folder path (str or os.PathLike) and `overwrite` a "
                         f"bool. Received: dest={dest!r}, overwrite={overwrite!r}")
+    if not os.fspath(dest):
+        raise ValueError("`dest` must name a folder. Received: dest='' (for the current "
+                         "folder, pass '.')")
     dest = Path(dest)
-    if dest.exists() and not dest.is_dir():
-        raise NotADirectoryError(f"`dest` must be a folder, or a path where one can be "
-                                 f"made. Received: dest={str(dest)!r}, which is a file")
     files = notebook_files()
+    folders = sorted({(dest / name).parent for name in files} | {dest})
+    for folder in folders:
+        if folder.exists() and not folder.is_dir():
+            raise NotADirectoryError(f"{folder} must be a folder, to copy into, and it is a "
+                                     "file; nothing was copied. Move it, or copy into "
+                                     "another folder")
+    targets = {name: dest / name for name in files}
+    folders_in_the_way = [n for n, t in targets.items() if t.is_dir()]
+    if folders_in_the_way:
+        raise NotADirectoryError(f"{dest} holds folders named as files to copy "
+                                 f"({', '.join(folders_in_the_way)}); nothing was copied. "
+                                 "Copy into another folder")
     if not overwrite:
-        present = [name for name in files if os.path.lexists(dest / name)]
+        present = [name for name, t in targets.items() if os.path.lexists(t)]
         if present:
-            shown = ", ".join(present[:4]) + (f" and {len(present) - 4} more"
-                                              if len(present) > 4 else "")
-            raise FileExistsError(
-                f"{dest} already holds {shown}; nothing was copied. Copy into another "
-                "folder, or pass overwrite=True (`tapelab notebooks --force`) to replace them")
-    written = []
-    for name, source in files.items():
-        target = dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        replace_file(target, source.read_bytes())
-        written.append(target)
-    return written
+            raise NotebooksInTheWay(dest, present)
+    made = [f for f in folders if not f.exists()]
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return replace_files({targets[name]: source.read_bytes()
+                              for name, source in files.items()})
+    except BaseException:
+        for folder in reversed(made):  # the folders this call made, if still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise

@@ -30,23 +30,56 @@ def replace_file(path: str | os.PathLike, data: bytes) -> Path:
     >>> p.read_bytes()
     b'new'
     """
-    path = Path(os.path.realpath(path))  # a symlink stays a link: its target is replaced
-    if path.exists():
-        mode = path.stat().st_mode & 0o7777
-    else:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    (staged,) = _staged({path: data})
+    return _commit([staged])[0]
+
+
+def replace_files(files: dict) -> list[Path]:
+    """Write several files all or nothing: each to a temporary file beside it first; only
+    when every one is written and synced do they replace their targets.
+
+    Args:
+      files: ``{path: bytes}``.
+
+    Returns:
+      The paths written (symlinks' targets), in order.
+
+    Raises:
+      OSError: a file could not be written (a full disk, no permission); every
+        temporary file is removed and no target was touched.
+    """
+    return _commit(_staged(files))
+
+
+def _staged(files):
+    """[(temporary file, target)] with every file's bytes written and synced, or nothing."""
+    staged = []
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        for path, data in files.items():
+            target = Path(os.path.realpath(path))  # a symlink stays a link: its target changes
+            if target.exists():
+                mode = target.stat().st_mode & 0o7777
+            else:
+                umask = os.umask(0o022)
+                os.umask(umask)
+                mode = 0o666 & ~umask
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                       dir=target.parent)
+            staged.append((tmp, target))
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, mode)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
-    return path
+    return staged
+
+
+def _commit(staged):
+    for tmp, target in staged:
+        os.replace(tmp, target)
+    return [target for _, target in staged]

@@ -52,9 +52,11 @@ def test_overwrite_replaces_the_files_in_the_way(tmp_path):
 
 def test_bad_destinations_are_refused_by_name(tmp_path):
     (tmp_path / "file").write_text("x")
-    with pytest.raises(NotADirectoryError, match=r"`dest` must be a folder.*Received: "
-                                                 r"dest='.*file', which is a file"):
+    with pytest.raises(NotADirectoryError, match=r"file must be a folder, to copy into, and "
+                                                 r"it is a file; nothing was copied"):
         copy_notebooks(tmp_path / "file")
+    with pytest.raises(ValueError, match=r"`dest` must name a folder\. Received: dest=''"):
+        copy_notebooks("")
     with pytest.raises(TypeError, match=r"`dest` must be a folder path.*Received: dest=3"):
         copy_notebooks(3)
 
@@ -83,3 +85,44 @@ def test_a_missing_extra_is_named_with_its_install_line():
     assert ("tapelab run-notebooks: needs nbclient, which this install lacks. Install "
             "tapelab's 'notebooks' extra: pip install 'tapelab[notebooks]'; nothing was run."
             ) in done.stderr
+
+
+def test_a_full_disk_copies_nothing_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    writes = []
+
+    def full_after_three(fd):
+        writes.append(fd)
+        if len(writes) > 3:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_after_three)
+    with pytest.raises(OSError, match="No space left"):
+        copy_notebooks(tmp_path / "new")
+    assert not (tmp_path / "new").exists()  # the folders it made are gone, no file was left
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(OSError, match="No space left"):
+        copy_notebooks(tmp_path / "mine")
+    assert os.listdir(tmp_path / "mine") == []
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda d: (d / "examples").write_text("x"), r"examples must be a folder.*it is a file"),
+    (lambda d: (d / "03_tape_watch.ipynb").mkdir(), (r"holds folders named as files to copy "
+                                                   r"\(03_tape_watch\.ipynb\)")),
+])
+def test_things_in_the_way_are_refused_before_anything_is_written(tmp_path, make, match):
+    make(tmp_path)
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(NotADirectoryError, match=match):
+        copy_notebooks(tmp_path, overwrite=True)
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_the_command_names_the_flag_and_refuses_an_empty_folder_name(tmp_path):
+    (tmp_path / "01_gradient_tape_basics.ipynb").write_text("mine")
+    done = tapelab("notebooks", tmp_path)
+    assert done.returncode == 2
+    assert "already holds 01_gradient_tape_basics.ipynb; nothing was copied. Copy into " \
+           "another folder, or pass --force to replace them." in done.stderr
+    empty = tapelab("notebooks", "")
+    assert empty.returncode == 2 and "DEST must name a folder" in empty.stderr

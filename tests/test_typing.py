@@ -19,6 +19,7 @@ picture = tapelab.draw(lambda x: x * x, 3.0)
 picture.save("x.svg")
 tapelab.fine_tune(1, 2, 3)  # line 6: loss_fn and optimizer are missing
 tapelab.draw(lambda x: x, 3.0).no_such_method()  # line 7: Drawing has no such method
+tapelab.value_and_gradiant(lambda x: x, 3.0)  # line 8: a misspelt name
 '''
 
 
@@ -39,7 +40,7 @@ def errors(done):
 def test_mypy_flags_wrong_calls_and_passes_right_ones(tmp_path):
     (tmp_path / "uses.py").write_text(USES)
     done = mypy(tmp_path / "uses.py")
-    assert errors(done) == ["6", "7"], done.stdout + done.stderr
+    assert errors(done) == ["6", "7", "8"], done.stdout + done.stderr
     assert 'Missing positional arguments "loss_fn", "optimizer" in call to "fine_tune"' \
         in done.stdout
 

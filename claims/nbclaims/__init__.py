@@ -18,7 +18,7 @@ from nbclaims.outputs import output_text
 from nbclaims.paths import NoNotebookError, find_notebooks
 from nbclaims.prose import ProseProblem, prose_problems
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = ["Claim", "NoNotebookError", "NotebookError", "ProseProblem", "below", "claims",
            "claims_in", "find_notebooks", "occurs", "output_text", "prose_problems",
