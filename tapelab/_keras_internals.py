@@ -127,6 +127,28 @@ def quiet_autograph():
         logger.removeFilter(_QUIET)
 
 
+@contextlib.contextmanager
+def name_scopes_kept():
+    """Keras's global stack of name scopes, as it was before the block, after it.
+
+    Reads the global attribute ``name_scope_stack`` (``keras.src.backend.common.
+    global_state``). A layer whose call fails while Keras enters its name scope (a
+    name TensorFlow refuses, such as ``"a&b"``, in a graph) leaves that scope on the
+    stack, and every variable made later gets it in its path; restoring the stack
+    undoes that.
+    """
+    from keras.src.backend.common import global_state
+
+    stack = global_state.get_global_attribute("name_scope_stack")
+    saved = list(stack) if stack is not None else []
+    try:
+        yield
+    finally:
+        now = global_state.get_global_attribute("name_scope_stack")
+        if now is not None and now != saved:
+            now[:] = saved
+
+
 def call_flat(concrete, tensors):
     """Run a traced ``ConcreteFunction`` on exactly the flat tensors it was traced for,
     skipping the binding of its structured signature (about a third of its per-call

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tapelab._keras_internals import name_scopes_kept
 from tapelab._sources import as_source_of_any_dtype, is_float, is_variable, watchable
 from tapelab.diagnose.graph_paths import graph_causes
 
@@ -171,7 +172,8 @@ def _diagnose(fn, sources, missing):
         else:
             rest.append(i)
     if rest:
-        causes.update(graph_causes(fn, sources, rest))
+        with name_scopes_kept():  # a layer that fails to trace leaves no Keras scope open
+            causes.update(graph_causes(fn, sources, rest))
     return causes
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
+from tapelab._keras_internals import name_scopes_kept
 from tapelab._sources import as_source_of_any_dtype, is_float, is_keras_variable, is_variable
 from tapelab.drawing.numbers import shown
 
@@ -232,6 +233,12 @@ def _targets(wrapped):
 
 
 def record(fn, sources, watch=None):
+    """The :class:`Recording` of ``fn(*sources)``; Keras's global state as it was, after."""
+    with name_scopes_kept():
+        return _record(fn, sources, watch)
+
+
+def _record(fn, sources, watch=None):
     """The :class:`Recording` of ``fn(*sources)``, the sources at ``watch`` watched.
 
     ``fn`` runs once eagerly and is traced once; a variable it changes (an

@@ -66,6 +66,10 @@ def test_error_text_with_colour_codes_and_markup_stays_valid_xml():
     model = keras.Model(inp, keras.layers.Dense(2, name="lay&<er>")(inp))  # cannot be traced
     d = tapelab.draw(lambda x: tf.reduce_sum(model(x)), tf.ones((1, 3)))
     ET.fromstring(d.svg())  # well-formed, though Keras's message held \x1b codes
+    after = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, name="later")])
+    assert after.weights[0].path == "sequential/later/kernel" or \
+        after.weights[0].path.split("/")[-2:] == ["later", "kernel"]
+    assert not after.weights[0].path.startswith("functional")  # no Keras scope left open
     assert "\x1b" not in d.svg()
 
 
