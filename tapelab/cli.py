@@ -132,7 +132,8 @@ def cmd_notebooks(args):
     from tapelab.copy_notebooks import NotebooksInTheWay, copy_notebooks
 
     try:
-        written = copy_notebooks(args.dest, overwrite=args.force)
+        written = copy_notebooks(args.dest, overwrite=args.force,
+                                 solutions=not args.without_solutions)
     except NotebooksInTheWay as exc:
         shown = ", ".join(exc.names[:4]) + (f" and {len(exc.names) - 4} more"
                                             if len(exc.names) > 4 else "")
@@ -269,6 +270,8 @@ def build_parser():
     copy.add_argument("dest", metavar="DEST", help="the folder to copy into")
     copy.add_argument("--force", action="store_true",
                       help="replace files of the same names already in DEST")
+    copy.add_argument("--without-solutions", action="store_true",
+                      help="leave out the exercises' solution cells (the checkers stay)")
     copy.set_defaults(func=cmd_notebooks)
     return parser
 

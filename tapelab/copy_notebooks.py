@@ -57,7 +57,26 @@ class NotebooksInTheWay(FileExistsError):
                          "another folder, or pass overwrite=True to replace them")
 
 
-def copy_notebooks(dest: str | os.PathLike, *, overwrite: bool = False) -> list[Path]:
+def without_solutions(notebook: bytes) -> bytes:
+    """A notebook's bytes with its solution cells (tagged ``solution``) left out.
+
+    >>> import json
+    >>> nb = {"cells": [{"cell_type": "code", "metadata": {"tags": ["solution"]}},
+    ...                 {"cell_type": "markdown", "metadata": {}}], "metadata": {},
+    ...       "nbformat": 4, "nbformat_minor": 5}
+    >>> len(json.loads(without_solutions(json.dumps(nb).encode()))["cells"])
+    1
+    """
+    import json
+
+    nb = json.loads(notebook)
+    nb["cells"] = [c for c in nb["cells"]
+                   if "solution" not in (c.get("metadata") or {}).get("tags", [])]
+    return (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def copy_notebooks(dest: str | os.PathLike, *, overwrite: bool = False,
+                   solutions: bool = True) -> list[Path]:
     """Copy the notebooks (and what they run) into the folder ``dest``, all or nothing.
 
     The folder is created if it is missing. A file that is already there is
@@ -69,6 +88,8 @@ def copy_notebooks(dest: str | os.PathLike, *, overwrite: bool = False) -> list[
     Args:
         dest: the folder to copy into.
         overwrite: replace files of the same names already in ``dest``.
+        solutions: keep each exercise's solution cells; False leaves them out
+            (the exercises and their checkers stay).
 
     Returns:
         The paths written, in order.
@@ -85,9 +106,11 @@ def copy_notebooks(dest: str | os.PathLike, *, overwrite: bool = False) -> list[
     >>> [p.name for p in written][:2]
     ['01_gradient_tape_basics.ipynb', '02_tape_gradient.ipynb']
     """
-    if not isinstance(dest, (str, os.PathLike)) or not isinstance(overwrite, bool):
-        raise TypeError("`dest` must be a folder path (str or os.PathLike) and `overwrite` a "
-                        f"bool. Received: dest={dest!r}, overwrite={overwrite!r}")
+    if not isinstance(dest, (str, os.PathLike)) or not isinstance(overwrite, bool) or \
+            not isinstance(solutions, bool):
+        raise TypeError("`dest` must be a folder path (str or os.PathLike), `overwrite` and "
+                        f"`solutions` bools. Received: dest={dest!r}, overwrite={overwrite!r}, "
+                        f"solutions={solutions!r}")
     if not os.fspath(dest):
         raise ValueError("`dest` must name a folder. Received: dest='' (for the current "
                          "folder, pass '.')")
@@ -113,8 +136,11 @@ def copy_notebooks(dest: str | os.PathLike, *, overwrite: bool = False) -> list[
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
     try:
-        return replace_files({targets[name]: source.read_bytes()
-                              for name, source in files.items()})
+        return replace_files({
+            targets[name]: (without_solutions(source.read_bytes())
+                            if not solutions and name.endswith(".ipynb")
+                            else source.read_bytes())
+            for name, source in files.items()})
     except BaseException:
         for folder in reversed(made):  # the folders this call made, if still empty
             with contextlib.suppress(OSError):

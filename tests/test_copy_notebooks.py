@@ -126,3 +126,20 @@ def test_the_command_names_the_flag_and_refuses_an_empty_folder_name(tmp_path):
            "another folder, or pass --force to replace them." in done.stderr
     empty = tapelab("notebooks", "")
     assert empty.returncode == 2 and "DEST must name a folder" in empty.stderr
+
+
+def test_without_solutions_leaves_out_the_solution_cells_and_keeps_the_exercises(tmp_path):
+    import nbformat
+
+    copy_notebooks(tmp_path, solutions=False)
+    for path in sorted(tmp_path.glob("*.ipynb")):
+        original = nbformat.read(ROOT / "notebooks" / path.name, as_version=4)
+        copied = nbformat.read(path, as_version=4)
+        tags = [c.metadata.get("tags", []) for c in copied.cells]
+        assert not any("solution" in t for t in tags), path.name
+        assert sum("exercise" in t for t in tags) >= 2, path.name
+        kept = [c for c in original.cells if "solution" not in c.metadata.get("tags", [])]
+        assert [c.source for c in copied.cells] == [c.source for c in kept]
+    done = tapelab("notebooks", "--without-solutions", tmp_path / "cli")
+    assert done.returncode == 0, done.stderr
+    assert "Solution 1" not in (tmp_path / "cli" / "01_gradient_tape_basics.ipynb").read_text()

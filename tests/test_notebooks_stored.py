@@ -171,3 +171,20 @@ def test_claims_hold_however_a_kernel_splits_the_streams(path, tmp_path):
         pieces = sum(len(c.get("outputs", [])) for c in nb.cells if c.cell_type == "code")
         assert pieces > sum(len(c.get("outputs", [])) for c in
                             nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_each_notebook_has_checked_exercises_with_hidden_solutions(path):
+    cells = nbformat.read(path, as_version=4).cells
+    tags = [c.metadata.get("tags", []) for c in cells]
+    exercises = [i for i, t in enumerate(tags) if "exercise" in t]
+    assert len(exercises) >= 2, f"{path.name}: at least two exercises"
+    for i in exercises:
+        assert "tapelab.exercises" in "".join(c.source for c in cells) and "answer = None" in \
+            cells[i].source, f"{path.name} cell {i + 1}: the learner's cell starts empty"
+        assert "No answer yet" in "".join(o.get("data", {}).get("text/plain", "")
+                                          for o in cells[i].outputs), path.name
+        note, solution = cells[i + 1], cells[i + 2]
+        assert "solution" in note.metadata.get("tags", []) and note.cell_type == "markdown"
+        assert {"solution", "hide-input"} <= set(solution.metadata.get("tags", []))
+        assert "assert verdict.ok" in solution.source  # the solution passes its checker

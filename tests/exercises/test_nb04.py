@@ -1,0 +1,66 @@
+"""Notebook 04's checkers: the solutions pass, an empty and typical wrong answers get hints."""
+
+import pytest
+import tensorflow as tf
+
+from tapelab.exercises import nb04
+
+
+def solution(x):
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = x**2
+        z = y**2
+    return tape.gradient(y, x), tape.gradient(z, x)
+
+
+def not_persistent(x):
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = x**2
+        z = y**2
+    return tape.gradient(y, x), tape.gradient(z, x)
+
+
+def swapped(x):
+    dy, dz = solution(x)
+    return dz, dy
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (None, "No answer yet"), (not_persistent, "unless it is persistent=True"),
+    (swapped, "swapped"),
+])
+def test_two_gradients_hints(answer, hint):
+    verdict = nb04.two_gradients(answer)
+    assert not verdict.ok and hint in str(verdict)
+
+
+def test_two_gradients_solution():
+    assert nb04.two_gradients(solution).ok
+
+
+def one_call(x, w):
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = w * x**2
+    return tape.gradient(y, [x, w])
+
+
+def two_calls(x, w):
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = w * x**2
+    return [tape.gradient(y, x), tape.gradient(y, w)]
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (None, "No answer yet"), (two_calls, "2 gradient() call(s) on a persistent tape"),
+])
+def test_one_call_hints(answer, hint):
+    verdict = nb04.one_call(answer)
+    assert not verdict.ok and hint in str(verdict)
+
+
+def test_one_call_solution():
+    assert nb04.one_call(one_call).ok

@@ -1,0 +1,70 @@
+"""Notebook 09's checkers: jacfwd from ForwardAccumulator against tapelab.jacobian, an HVP
+against tapelab.hvp."""
+
+import pytest
+import tensorflow as tf
+
+from tapelab.exercises import nb09
+
+
+def my_jacfwd(f, x):
+    columns = []
+    for j in range(x.shape[0]):
+        with tf.autodiff.ForwardAccumulator(x, tf.one_hot(j, x.shape[0])) as acc:
+            y = f(x)
+        columns.append(acc.jvp(y))
+    return tf.stack(columns, axis=-1)
+
+
+def one_jvp(f, x):
+    with tf.autodiff.ForwardAccumulator(x, tf.ones_like(x)) as acc:
+        y = f(x)
+    return acc.jvp(y)
+
+
+def transposed(f, x):
+    return tf.transpose(my_jacfwd(f, x))
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (None, "No answer yet"), (one_jvp, "That is one jvp, one column"),
+    (transposed, "Rows and columns are swapped"),
+])
+def test_jacfwd_hints(answer, hint):
+    verdict = nb09.jacfwd(answer)
+    assert not verdict.ok and hint in str(verdict)
+
+
+def test_jacfwd_solution():
+    assert nb09.jacfwd(my_jacfwd).ok
+
+
+def my_hvp(f, x, v):
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            y = f(x)
+        g = inner.gradient(y, x)
+        gv = tf.reduce_sum(g * v)
+    return outer.gradient(gv, x)
+
+
+def gradient_only(f, x, v):
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = f(x)
+    return tape.gradient(y, x)
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (None, "No answer yet"), (gradient_only, "That is the gradient"),
+    (lambda f, x, v: v, "differs from tapelab.hvp's"),
+])
+def test_hvp_hints(answer, hint):
+    verdict = nb09.hvp(answer)
+    assert not verdict.ok and hint in str(verdict)
+
+
+def test_hvp_solution():
+    assert nb09.hvp(my_hvp).ok
