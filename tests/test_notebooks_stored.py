@@ -186,5 +186,8 @@ def test_each_notebook_has_checked_exercises_with_hidden_solutions(path):
                                           for o in cells[i].outputs), path.name
         note, solution = cells[i + 1], cells[i + 2]
         assert "solution" in note.metadata.get("tags", []) and note.cell_type == "markdown"
-        assert {"solution", "hide-input"} <= set(solution.metadata.get("tags", []))
+        assert {"solution", "hide-cell"} <= set(solution.metadata.get("tags", []))
+        assert solution.metadata.get("jupyter") == {"source_hidden": True,
+                                                    "outputs_hidden": True}  # JupyterLab folds it
+        assert "Right" not in note.source and "=" not in note.source  # the note tells nothing
         assert "assert verdict.ok" in solution.source  # the solution passes its checker

@@ -11,8 +11,10 @@ cells to the outputs of their notebook. Two checks:
   - a time or a memory size with its unit: ``12 ms``, ``1.5 s``, ``38 MiB``, ``2.4 GB``.
 
 Each must occur in an output of the same notebook, on token boundaries as
-claims are matched (its number alone is enough: ``8.1×`` holds where ``8.1x``
-or ``8.1`` is printed, and ``2.3`` where ``+2.3`` is), in a cell whose output
+claims are matched (for a number with a decimal point, the number alone is
+enough: ``8.1×`` holds where ``8.1x`` or ``8.1`` is printed, and ``2.3`` where
+``+2.3`` is; a whole number needs its unit: ``4 KB`` does not hold on any ``4``),
+in a cell whose output
 nbval compares (a timing cell's output differs by machine), or its sentence must
 name its source: a Markdown link,
 or a parenthesis that starts with ``source:`` (``(source: the seed's code
@@ -49,7 +51,7 @@ _UNIT = (r"(?:ms|µs|μs|us|ns|s|sec|seconds?|minutes?|min|hours?|h|"
 _NUMBER = r"[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 FIGURE = re.compile(
     rf"(?<![\w.,#/])(?P<number>{_NUMBER})"
-    rf"(?P<suffix>[ \u00a0]?%|[ \u00a0]?[×x]|[ \u00a0]times|[ \u00a0]?{_UNIT})?"
+    rf"(?P<suffix>[ \u00a0]?%|[ \u00a0]?[×x](?![ \u00a0]?\d)|[ \u00a0]times|[ \u00a0]?{_UNIT})?"
     r"(?![\w])(?!\.\d)")
 _VERSION = re.compile(r"\b(?:TF|TensorFlow|Keras|Python|JAX|jaxlib|NumPy|nbformat|pip|"
                       r"Sphinx|version|versions|v)\s*$", re.IGNORECASE)
@@ -168,10 +170,12 @@ def prose_problems(nb, notebook="notebook"):
     for index, source in markdown.items():
         for figure, number, sentence, sourced in found[index]:
             plain = number.replace("−", "-")
-            # the figure as written, its number, a signed gain (+2.3), a ratio or percentage
-            # printed without a space (8.1x, 8.1×, 97.8%)
-            forms = {figure, number, plain, "+" + plain.lstrip("-"), plain + "x",
-                     plain + "×", plain + "%"}
+            # the figure as written, a ratio or percentage printed without a space (8.1x,
+            # 8.1×, 97.8%); a number with a decimal point may also stand alone (8.1) or
+            # signed (+2.3); a whole number only with its unit ("4 KB" is not any 4)
+            forms = {figure, plain + "x", plain + "×", plain + "%"}
+            if "." in number:
+                forms |= {number, plain, "+" + plain.lstrip("-")}
             if sourced or number in sourced_here or any(occurs(f, everything) for f in forms):
                 continue
             problems.append(ProseProblem(notebook, index + 1, "figure", figure, sentence))

@@ -128,3 +128,14 @@ def test_the_command_and_the_plugin_fail_on_prose_problems(tmp_path):
                          capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 1 and "1 failed" in run.stdout
     assert "the figure '1.5 s' appears in no output" in run.stdout
+
+
+def test_a_whole_number_needs_its_unit_in_the_output():
+    assert unsupported("Each block is 4 KB.", "shape (4, 4)\n") == ["4 KB"]
+    assert unsupported("Each block is 4 KB.", "block: 4 KB\n") == []
+    assert unsupported("It ran 3× faster.", "speed-up 3x\n") == []
+
+
+def test_a_dimension_is_no_ratio():
+    assert figures("A 40 × 40 matrix, a 512x256 batch, 3x faster.") == [
+        ("3x", "3", "A 40 × 40 matrix, a 512x256 batch, 3x faster.", False)]

@@ -6,7 +6,7 @@ Right. f'(x) = 2x + 2, so f'(-4) = -6.0; the tape gives the same.
 
 import tensorflow as tf
 
-from tapelab.exercises.verdict import call, no_answer, not_yet, number, raised, right
+from tapelab.exercises.verdict import call, near, no_answer, not_yet, number, raised, right
 
 POINTS = (-4.0, 0.5, 5.0)
 
@@ -32,15 +32,15 @@ def derivative_by_hand(answer):
     if value is None:
         return not_yet(f"`answer` must be one number. Received: {answer!r}.")
     slope = _slope(-4.0)
-    if abs(value - slope) < 1e-6:
+    if near(value, slope):
         return right(f"f'(x) = 2x + 2, so f'(-4) = {slope}; the tape gives the same.")
-    if abs(value - float(f(-4.0))) < 1e-6:
+    if near(value, float(f(-4.0))):
         return not_yet("That is f(-4), the value of the function. The derivative is its "
                        "slope: differentiate first, then put x = -4.")
-    if abs(value + slope) < 1e-6:
+    if near(-value, slope):
         return not_yet("The size is right, the sign is not: at x = -4, left of the "
                        "minimum, f is falling.")
-    if abs(value - _slope(5.0)) < 1e-6:
+    if near(value, _slope(5.0)):
         return not_yet("That is f'(5), the notebook's point. Put x = -4 into f'(x).")
     return not_yet("Differentiate term by term (the power rule): x**2 gives 2x, 2x gives "
                    "2, and 1 gives 0. Then put x = -4.")
@@ -53,21 +53,20 @@ def derivative_by_tape(derivative):
     for x in POINTS:
         got, error = call(derivative, x)
         if error is not None:
-            return not_yet(f"derivative({x}) raised {raised(error)}. Make x a tensor inside "
-                           "the function (tf.constant(x) or tf.Variable(x)) before the tape "
-                           "uses it.")
+            return not_yet(f"derivative({x}) raised {raised(error)}. Run derivative({x}) in a "
+                           "cell of its own to see where.")
         if got is None:
-            return not_yet(f"derivative({x}) returned None: the tape did not watch x. A "
-                           "constant needs tape.watch(x) inside the `with` block (a "
-                           "tf.Variable is watched by itself).")
+            return not_yet(f"derivative({x}) returned None: either it returns nothing (no "
+                           "`return`), or the tape did not watch x (a constant is watched "
+                           "only after tape.watch; a tf.Variable by itself).")
         value = number(got)
         if value is None:
             return not_yet(f"derivative({x}) must return one number or scalar tensor. "
                            f"Received: {got!r}.")
-        if abs(value - float(f(x))) < 1e-5 and abs(value - _slope(x)) > 1e-5:
+        if near(value, float(f(x))) and not near(value, _slope(x)):
             return not_yet(f"derivative({x}) returned f({x}), the value: return "
                            "tape.gradient(y, x), not y.")
-        if abs(value - _slope(x)) > 1e-4:
+        if not near(value, _slope(x), 1e-4):
             return not_yet(f"derivative({x}) returned {value}, not the slope of f there. "
                            "Compute y = f(x) inside the tape, then tape.gradient(y, x).")
     return right(f"derivative(x) agrees with 2x + 2 at x = {', '.join(map(str, POINTS))}.")

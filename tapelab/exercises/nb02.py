@@ -23,10 +23,12 @@ def gradient_shape(answer):
     ``y = x * [1., 2., 3.]``, as a tuple."""
     if answer is None:
         return no_answer("the shape, a tuple such as (4, 5)")
-    try:
-        shape = tuple(int(d) for d in answer)
-    except (TypeError, ValueError):
+    if isinstance(answer, tf.TensorShape):
+        answer = tuple(answer)
+    if not isinstance(answer, (tuple, list)) or not all(
+            isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in answer):
         return not_yet(f"`answer` must be a shape, a tuple of ints. Received: {answer!r}.")
+    shape = tuple(int(d) for d in answer)
     real = tuple(_gradient_of_scaled().shape)
     if shape == real:
         return right(f"A gradient has its source's shape, {real}; the target, (2, 3) too, "

@@ -7,7 +7,7 @@ No answer yet: set `answer` to a list of four predictions, each None or a number
 import keras
 import tensorflow as tf
 
-from tapelab.exercises.verdict import call, no_answer, not_yet, number, raised, right
+from tapelab.exercises.verdict import call, near, no_answer, not_yet, number, raised, right
 
 SNIPPETS = '''\
 # (a) a constant, not watched
@@ -68,7 +68,7 @@ def predict_watch(answer):
     for label, guess in zip("abcd", answer):
         value = number(guess)
         missed = (real[label] is None) != (guess is None) or (
-            guess is not None and (value is None or abs(value - real[label]) > 1e-6))
+            guess is not None and not near(value, real[label]))
         if missed:
             wrong.append(label)
     if not wrong:
@@ -96,7 +96,7 @@ def frozen_gradient(gradient):
             return not_yet("It returned None: a trainable=False variable is not watched by "
                            "itself. Watch it by name.")
         value = number(got)
-        if value is None or abs(value - 2 * start) > 1e-5:
+        if not near(value, 2 * start):
             return not_yet(f"gradient(v) at v = {start} returned {got!r}, not d(v*v)/dv.")
     return right("A frozen variable gets a gradient once it is watched by name; the tape "
                  "gives 2v.")

@@ -12,16 +12,21 @@ import tapelab
 from tapelab.exercises.verdict import call, no_answer, not_yet, number, raised, right
 
 
-def model(seed=0):
-    """The exercises' model: hidden, dropout, activation, head."""
-    keras.utils.set_random_seed(seed)
+def _dense(units, name, seed):
+    # initial weights from their own seed: the learner's global random state is untouched
+    return keras.layers.Dense(units, name=name,
+                              kernel_initializer=keras.initializers.GlorotUniform(seed=seed))
+
+
+def model(seed=0, dropout=True):
+    """The exercises' model: hidden, dropout (unless ``dropout=False``), activation, head."""
     return keras.Sequential([
         keras.Input((8,)),
-        keras.layers.Dense(4, name="hidden"),
-        keras.layers.Dropout(0.5, name="drop"),
+        _dense(4, "hidden", seed),
+        *([keras.layers.Dropout(0.5, seed=seed, name="drop")] if dropout else []),
         keras.layers.Activation("relu", name="act"),
-        keras.layers.Dense(3, name="head"),
-    ])
+        _dense(3, "head", seed + 1),
+    ], name="exercise_model")
 
 
 def count_trainable(answer):
@@ -41,8 +46,9 @@ def count_trainable(answer):
         return right(f"The last three layers hold {real} variables: the head's kernel and "
                      "bias; Dropout and Activation hold none.")
     if value == 3:
-        return not_yet("That counts layers. Count variables: which of the three layers "
-                       "hold weights at all?")
+        return not_yet("That counts layers, or every variable (Dropout keeps a random "
+                       "seed's state, which nothing trains). Count the trainable weights: "
+                       "which of the three layers hold any?")
     if value == 4:
         return not_yet("That counts hidden's variables too: slice(-3, None) starts at the "
                        "third layer from the end.")
@@ -62,12 +68,13 @@ def batch():
 
 def head_step(step):
     """Exercise 2: ``step(model, x, y, optimizer)`` runs one training step of
-    :func:`loss_fn` that changes only the layer ``head``, in a plain ``tf.GradientTape``
-    loop. Checked against ``tapelab.fine_tune_step`` and every weight."""
+    :func:`loss_fn` that changes only the layer ``head`` of ``model(dropout=False)``, in a
+    plain ``tf.GradientTape`` loop. Checked against ``tapelab.fine_tune_step`` and every
+    weight."""
     if step is None:
         return no_answer("a function step(model, x, y, optimizer)")
     x, y = batch()
-    mine, peer = model(), model()
+    mine, peer = model(dropout=False), model(dropout=False)
     before = [w.numpy().copy() for w in mine.weights]
     _, error = call(step, mine, x, y, keras.optimizers.SGD(0.1))
     if error is not None:
@@ -77,8 +84,8 @@ def head_step(step):
     moved = [n for n, b, w in zip(names, before, mine.weights) if not np.array_equal(b, w)]
     body = [n for n in moved if "head" not in n]
     if body:
-        return not_yet(f"The body changed ({', '.join(body)}): differentiate and apply only "
-                       "the head's variables, model.get_layer('head').trainable_variables.")
+        return not_yet(f"The body changed ({', '.join(body)}): the step must differentiate "
+                       "and apply only the head's variables.")
     if not moved:
         return not_yet("No weight changed: compute the loss inside the tape, take its "
                        "gradient and give it to optimizer.apply_gradients.")

@@ -8,7 +8,17 @@ import numpy as np
 import tensorflow as tf
 
 import tapelab
-from tapelab.exercises.verdict import array, call, close, no_answer, not_yet, number, raised, right
+from tapelab.exercises.verdict import (
+    array,
+    call,
+    close,
+    near,
+    no_answer,
+    not_yet,
+    number,
+    raised,
+    right,
+)
 
 
 def second_derivative(d2):
@@ -21,24 +31,30 @@ def second_derivative(d2):
         if error is not None:
             return not_yet(f"d2({x}) raised {raised(error)}.")
         if got is None:
-            return not_yet("It returned None: the inner gradient must be computed inside "
-                           "the outer tape, so the outer tape records it.")
+            return not_yet("It returned None: the outer tape recorded nothing it could "
+                           "differentiate. It must watch x (a constant) too, and the inner "
+                           "gradient must be computed inside it.")
         value, want = number(got), float(tapelab.hessian(lambda t: t**3, tf.constant(x)))
-        if value is not None and abs(value - 3 * x**2) < 1e-4 and abs(want - 3 * x**2) > 1e-4:
+        if near(value, 3 * x**2, 1e-4) and not near(want, 3 * x**2, 1e-4):
             return not_yet("That is the first derivative, 3x**2: differentiate it once more, "
                            "with an outer tape around the inner one.")
-        if value is None or abs(value - want) > 1e-4:
+        if not near(value, want, 1e-4):
             return not_yet(f"d2({x}) returned {got!r}; the second derivative of x**3 is 6x.")
     return right("Two nested tapes give 6x, as tapelab.hessian does.")
 
 
+def f(x):
+    """The function of exercise 2: three outputs of three inputs, coupled."""
+    return tf.stack([x[0] * x[1], x[1] ** 2, x[0] + 3.0 * x[2]])
+
+
 def jacobian(jac):
-    """Exercise 2: ``jac(x)`` returns the Jacobian of ``x**2`` (elementwise) at a vector
-    ``x``, a matrix. Checked against ``tapelab.jacobian``."""
+    """Exercise 2: ``jac(x)`` returns the Jacobian of :func:`f` at a vector ``x``, a
+    matrix (rows are outputs, columns inputs). Checked against ``tapelab.jacobian``."""
     if jac is None:
-        return no_answer("a function jac(x) that returns the Jacobian matrix of x**2")
+        return no_answer("a function jac(x) that returns the Jacobian matrix of nb06.f")
     x = tf.constant([1.0, -2.0, 3.0])
-    want = np.asarray(tapelab.jacobian(lambda t: t**2, x))
+    want = np.asarray(tapelab.jacobian(f, x))
     got, error = call(jac, x)
     if error is not None:
         return not_yet(f"jac(x) raised {raised(error)}.")
@@ -48,7 +64,9 @@ def jacobian(jac):
     if value.shape == (3,):
         return not_yet("That is a vector: tape.gradient sums the outputs first. "
                        "tape.jacobian keeps one row per output.")
+    if value.shape == want.shape and close(value.T, want):
+        return not_yet("Rows and columns are swapped: row i holds the derivatives of "
+                       "output i.")
     if not close(value, want):
         return not_yet("The matrix differs from the tape's: entry (i, j) is d out_i / d x_j.")
-    return right("tape.jacobian gives one row per output; for an elementwise function "
-                 "only the diagonal, 2x, is non-zero.")
+    return right("tape.jacobian gives one row per output: d out_i / d x_j at (i, j).")

@@ -8,14 +8,14 @@ import tensorflow as tf
 
 import tapelab
 from tapelab.diagnose.explain import FIXES
-from tapelab.exercises.verdict import call, no_answer, not_yet, number, raised, right
+from tapelab.exercises.verdict import call, near, no_answer, not_yet, number, raised, right
 
 POINT = 1.7
 
 
 def broken(x):
-    """The function of exercise 1: ``x`` rounded down to tenths. Its gradient with respect
-    to a variable ``x`` is None."""
+    """The function of exercise 1: ``x`` cut to tenths (toward zero). Its gradient with
+    respect to a variable ``x`` is None."""
     tenths = tf.cast(x * 10.0, tf.int32)
     return tf.cast(tenths, tf.float32) / 10.0
 
@@ -40,8 +40,9 @@ def diagnose(answer):
     if answer == "stop_gradient":
         return not_yet("There is no tf.stop_gradient here. What dtype does the value pass "
                        "through on its way?")
-    return not_yet("Run tapelab.explain_none(nb07.broken, tf.Variable(1.7)) and compare its "
-                   "cause with yours; then look at each op between x and the output.")
+    return not_yet("That is not the cause. Follow the path from x to the output op by op: "
+                   "which one can carry no gradient, and why? Notebook 07's sections name "
+                   "each cause.")
 
 
 def cut(x):
@@ -61,13 +62,16 @@ def fix(fixed):
         if error is not None:
             return not_yet(f"fixed(x) raised {raised(error)}.")
         value = number(got)
-        if value is None or abs(value - float(cut(x))) > 1e-5:
+        if not near(value, float(cut(x))):
             return not_yet(f"fixed({start}) returned {got!r}: keep cut's value, 3 x**2; "
                            "only its gradient should change.")
+        if not isinstance(got, tf.Tensor):
+            return not_yet(f"fixed({start}) returned a {type(got).__name__}, which is off the "
+                           "tape (float() and .numpy() leave it): return the tensor.")
         grad = tape.gradient(got, x)
         if grad is None:
             causes = [f.cause for f in tapelab.explain_none(fixed, tf.Variable(start))]
             return not_yet(f"The gradient is still None; explain_none says {causes}.")
-        if abs(float(grad) - 6 * start) > 1e-4:
+        if not near(number(grad), 6 * start, 1e-4):
             return not_yet(f"The gradient at {start} is {float(grad)}, not d(3x**2)/dx.")
     return right("Without the stop, the tape differentiates all of 3 x**2: 6x.")

@@ -4,11 +4,29 @@
 No answer yet: set `answer` to a function my_jacfwd(f, x) built on tf.autodiff.ForwardAccumulator, then run the cell again.
 """
 
+import contextlib
+
 import numpy as np
 import tensorflow as tf
 
 import tapelab
 from tapelab.exercises.verdict import array, call, close, no_answer, not_yet, raised, right
+
+
+@contextlib.contextmanager
+def _counted(cls, method):
+    """Counts calls of ``cls.method`` while the learner's function runs; put back on exit."""
+    calls, real = [], getattr(cls, method)
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return real(self, *args, **kwargs)
+
+    setattr(cls, method, counted)
+    try:
+        yield calls
+    finally:
+        setattr(cls, method, real)
 
 
 def _functions():
@@ -27,7 +45,8 @@ def jacfwd(my_jacfwd):
         return no_answer("a function my_jacfwd(f, x) built on tf.autodiff.ForwardAccumulator")
     for f, x in _functions():
         want = np.asarray(tapelab.jacobian(f, x))
-        got, error = call(my_jacfwd, f, x)
+        with _counted(tf.autodiff.ForwardAccumulator, "jvp") as jvps:
+            got, error = call(my_jacfwd, f, x)
         if error is not None:
             return not_yet(f"my_jacfwd(f, x) raised {raised(error)}.")
         value = array(got)
@@ -42,12 +61,16 @@ def jacfwd(my_jacfwd):
         if not close(value, want):
             return not_yet("The matrix differs from tapelab.jacobian's: the jvp with basis "
                            "vector e_j is column j.")
+        if len(jvps) < x.shape[0]:
+            return not_yet("The matrix is right, but it did not come from "
+                           "tf.autodiff.ForwardAccumulator, one jvp per input: that is the "
+                           "exercise (tape.jacobian is reverse mode).")
     return right("One forward pass per input, one column each: the Jacobian tapelab.jacobian "
                  "gives.")
 
 
-def _loss(w):
-    return tf.reduce_sum(tf.sin(w) * w**2)
+def _loss(w):  # its Hessian couples the inputs: H v is not a diagonal's product with v
+    return tf.reduce_sum(tf.sin(w) * w**2) + w[0] * w[1] * w[2]
 
 
 def hvp(my_hvp):
@@ -57,7 +80,8 @@ def hvp(my_hvp):
         return no_answer("a function my_hvp(f, x, v) with two nested tapes")
     x, v = tf.constant([0.5, -1.0, 2.0]), tf.constant([1.0, 0.0, -1.0])
     want = np.asarray(tapelab.hvp(_loss, x, v))
-    got, error = call(my_hvp, _loss, x, v)
+    with _counted(tf.GradientTape, "jacobian") as jacobians:
+        got, error = call(my_hvp, _loss, x, v)
     if error is not None:
         return not_yet(f"my_hvp raised {raised(error)}.")
     value = array(got)
@@ -70,5 +94,8 @@ def hvp(my_hvp):
     if not close(value, want):
         return not_yet("The vector differs from tapelab.hvp's: H v is the gradient of "
                        "(gradient . v) with respect to x.")
+    if jacobians:
+        return not_yet("The vector is right, but it formed the Hessian (a jacobian of the "
+                       "gradient): the exercise is H v without H, from two gradient() calls.")
     return right("The gradient of (gradient . v) is H v, without forming H: what "
                  "tapelab.hvp computes.")

@@ -47,7 +47,12 @@ def number(answer) -> float | None:
         value = np.asarray(answer, dtype=np.float64)
     except (TypeError, ValueError):
         return None
-    return float(value) if value.size == 1 else None
+    return float(value) if value.ndim == 0 else None  # [2.0] is a list, not a number
+
+
+def near(value, want, tol=1e-5) -> bool:
+    """Whether ``value`` is within ``tol`` of ``want`` (relative to its size); NaN never is."""
+    return value is not None and bool(abs(value - want) <= tol * max(1.0, abs(want)))
 
 
 def array(answer) -> np.ndarray | None:
@@ -78,5 +83,10 @@ def call(fn, *args):
 
 
 def raised(exc: Exception) -> str:
-    """One line naming a learner's error."""
-    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+    """One line naming a learner's error: its type and the line of its message that says
+    what went wrong (TF's "in user code:" errors put it last)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    useful = [ln for ln in lines if not ln.endswith(":") and not ln.startswith("File ")]
+    text = (useful[-1] if len(lines) > 1 and useful else (lines[0] if lines else ""))
+    text = text[:160].rstrip(". ")
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

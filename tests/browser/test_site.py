@@ -273,18 +273,19 @@ def test_tape_drawings_are_readable_at_the_column_width(visit, stem):
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_exercise_solutions_are_folded_until_opened(visit, notebook):
-    """Each solution's code is hidden in a closed <details>; a click shows it."""
+    """Each solution (its code, and the checker's verdict, which names the answer) is
+    hidden in a closed <details>; a click shows both."""
     v = visit(f"notebooks/{notebook.stem}.html")
     cells = v.page.locator(".cell.tag_solution")
     assert cells.count() >= 2, notebook.stem
     for k in range(cells.count()):
         cell = cells.nth(k)
-        code = cell.locator(".cell_input").first
         assert cell.locator("details").first.get_attribute("open") is None
-        assert not code.is_visible()
-        assert cell.locator(".cell_output").first.is_visible()  # the checker's verdict shows
+        assert not cell.locator(".cell_input").first.is_visible()
+        assert not cell.get_by_text("Right.").first.is_visible()
     cells.first.locator("details summary").first.click()
     assert cells.first.locator(".cell_input").first.is_visible()
+    assert cells.first.get_by_text("Right.").first.is_visible()
 
 
 def test_home_page_shows_the_tape_picture(visit):

@@ -1,5 +1,6 @@
 """Notebook 04's checkers: the solutions pass, an empty and typical wrong answers get hints."""
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -64,3 +65,20 @@ def test_one_call_hints(answer, hint):
 
 def test_one_call_solution():
     assert nb04.one_call(one_call).ok
+
+
+def two_tapes(x):
+    with tf.GradientTape() as first:
+        first.watch(x)
+        y = x**2
+    with tf.GradientTape() as second:
+        second.watch(x)
+        z = (x**2) ** 2
+    return first.gradient(y, x), second.gradient(z, x)
+
+
+def test_right_numbers_by_another_way_are_not_called_right():
+    assert "not from two gradient() calls on one tape" in str(nb04.two_gradients(two_tapes))
+    assert "not from two gradient() calls" in str(nb04.two_gradients(lambda x: (2 * x, 4 * x**3)))
+    assert nb04.one_call(lambda x, w: tf.stack(one_call(x, w))).ok  # a tensor of two: fine
+    assert "raised" not in str(nb04.one_call(lambda x, w: np.array([1.0, 2.0])))

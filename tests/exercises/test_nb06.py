@@ -33,9 +33,19 @@ def outside(x):
     return outer.gradient(dy, x)
 
 
+def unwatched_outer(x):
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            y = x**3
+        dy = inner.gradient(y, x)
+    return outer.gradient(dy, x)
+
+
 @pytest.mark.parametrize("answer, hint", [
     (None, "No answer yet"), (first, "That is the first derivative"),
-    (outside, "inside the outer tape"),
+    (outside, "inside it"), (unwatched_outer, "must watch x (a constant) too"),
+    (lambda x: tf.constant(float("nan")), "6x"),  # NaN is never near anything
 ])
 def test_second_derivative_hints(answer, hint):
     verdict = nb06.second_derivative(answer)
@@ -49,20 +59,22 @@ def test_second_derivative_solution():
 def jacobian(x):
     with tf.GradientTape() as tape:
         tape.watch(x)
-        y = x**2
+        y = nb06.f(x)
     return tape.jacobian(y, x)
 
 
 def summed(x):
     with tf.GradientTape() as tape:
         tape.watch(x)
-        y = x**2
+        y = nb06.f(x)
     return tape.gradient(y, x)
+
 
 
 @pytest.mark.parametrize("answer, hint", [
     (None, "No answer yet"), (summed, "tape.gradient sums the outputs"),
     (lambda x: tf.eye(3), "differs from the tape's"),
+    (lambda x: tf.transpose(jacobian(x)), "Rows and columns are swapped"),
 ])
 def test_jacobian_hints(answer, hint):
     verdict = nb06.jacobian(answer)

@@ -10,7 +10,7 @@ from tapelab.exercises import nb07
 @pytest.mark.parametrize("answer, hint", [
     (None, "No answer yet"), ("not_watched", "the tape watches it"),
     ("stop_gradient", "There is no tf.stop_gradient here"),
-    ("non_trainable_variable", "Run tapelab.explain_none"),
+    ("non_trainable_variable", "That is not the cause"),
     ("rounding", "must be one of explain_none's cause codes"),
 ])
 def test_diagnose_hints(answer, hint):
@@ -34,3 +34,10 @@ def test_fix_hints(answer, hint):
 def test_fix_solution():
     assert nb07.fix(lambda x: 3.0 * x**2).ok
     assert nb07.fix(lambda x: tf.multiply(x**2, 3.0)).ok
+
+
+def test_a_float_or_nan_is_a_hint_not_a_crash_and_no_hint_names_the_cause():
+    assert "off the tape" in str(nb07.fix(lambda x: float(3 * x**2)))
+    assert not nb07.fix(lambda x: x * float("nan")).ok
+    for wrong in ("not_connected", "numpy_round_trip", "unknown"):
+        assert "integer_path" not in str(nb07.diagnose(wrong))

@@ -68,3 +68,36 @@ def test_hvp_hints(answer, hint):
 
 def test_hvp_solution():
     assert nb09.hvp(my_hvp).ok
+
+
+def by_reverse_mode(f, x):
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = f(x)
+    return tape.jacobian(y, x)
+
+
+def diagonal_only(f, x, v):
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            y = f(x)
+        g = inner.gradient(y, x)
+    return outer.gradient(g, x) * v  # the Hessian's row sums times v: wrong when H couples
+
+
+def with_hessian(f, x, v):
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            y = f(x)
+        g = inner.gradient(y, x)
+    return tf.linalg.matvec(outer.jacobian(g, x), v)
+
+
+def test_unchecked_shortcuts_are_not_called_right():
+    assert "did not come from tf.autodiff.ForwardAccumulator" in str(nb09.jacfwd(by_reverse_mode))
+    assert "differs from tapelab.hvp's" in str(nb09.hvp(diagonal_only))
+    assert "formed the Hessian" in str(nb09.hvp(with_hessian))
