@@ -13,12 +13,14 @@ from tapelab.exercises.verdict import call, near, no_answer, not_yet, number, ra
 
 @contextlib.contextmanager
 def _counted_gradient_calls():
-    """Counts ``tape.gradient`` calls while the learner's function runs: [(tape id,
-    persistent)], one entry per call. The method is put back on exit, whatever happens."""
+    """Counts ``tape.gradient`` calls while the learner's function runs: [(tape,
+    persistent)], one entry per call (the tape itself, held, so that a freed tape's id
+    reused by the next one is never taken for the same tape). The method is put back on
+    exit, whatever happens."""
     calls, real = [], tf.GradientTape.gradient
 
     def counted(self, *args, **kwargs):
-        calls.append((id(self), bool(self._persistent)))
+        calls.append((self, bool(self._persistent)))
         return real(self, *args, **kwargs)
 
     tf.GradientTape.gradient = counted
@@ -65,7 +67,7 @@ def two_gradients(gradients):
             return not_yet(f"At x = {x} the tape gives other numbers than yours "
                            f"({dy}, {dz}): z is (x**2)**2, differentiated by x.")
         tapes = [t for t, _ in calls]
-        if not any(tapes.count(t) >= 2 for t in tapes):
+        if not any(sum(u is t for u in tapes) >= 2 for t in tapes):
             return not_yet("The numbers are right, but not from two gradient() calls on one "
                            "tape, which is the exercise: record y and z once, ask twice.")
     return right("One persistent tape gave both: 2x, and 4x**3 through y (the chain rule).")

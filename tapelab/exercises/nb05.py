@@ -91,6 +91,7 @@ def head_step(step):
                        "gradient and give it to optimizer.apply_gradients.")
     for n, a, b in zip(names, mine.weights, peer.weights):
         if not np.allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6):
-            return not_yet(f"{n} differs from one step of fine_tune_step: differentiate "
-                           "loss_fn(y, model(x)), the loss, not the model's output.")
+            return not_yet(f"{n} differs from one step of fine_tune_step: use the optimizer "
+                           "passed in, and nb05.loss_fn of the model's output, as the "
+                           "exercise says.")
     return right("Only the head moved, and exactly as tapelab.fine_tune_step moves it.")

@@ -4,6 +4,8 @@
 No answer yet: set `answer` to a function d2(x) that returns the second derivative of x**3, then run the cell again.
 """
 
+import contextlib
+
 import numpy as np
 import tensorflow as tf
 
@@ -21,13 +23,30 @@ from tapelab.exercises.verdict import (
 )
 
 
+@contextlib.contextmanager
+def _gradient_calls():
+    """Counts ``tape.gradient`` calls while the learner's function runs."""
+    calls, real = [], tf.GradientTape.gradient
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return real(self, *args, **kwargs)
+
+    tf.GradientTape.gradient = counted
+    try:
+        yield calls
+    finally:
+        tf.GradientTape.gradient = real
+
+
 def second_derivative(d2):
     """Exercise 1: ``d2(x)`` returns the second derivative of ``x**3`` at ``x`` (a float
     tensor), from two nested tapes. Checked against ``tapelab.hessian``."""
     if d2 is None:
         return no_answer("a function d2(x) that returns the second derivative of x**3")
     for x in (1.0, 3.0, -0.5):
-        got, error = call(d2, tf.constant(x))
+        with _gradient_calls() as calls:
+            got, error = call(d2, tf.constant(x))
         if error is not None:
             return not_yet(f"d2({x}) raised {raised(error)}.")
         if got is None:
@@ -35,11 +54,18 @@ def second_derivative(d2):
                            "differentiate. It must watch x (a constant) too, and the inner "
                            "gradient must be computed inside it.")
         value, want = number(got), float(tapelab.hessian(lambda t: t**3, tf.constant(x)))
+        if value is None and array(got) is not None and array(got).size == 1:
+            return not_yet(f"Return one number (a scalar tensor), not a list. Received: "
+                           f"{got!r}.")
         if near(value, 3 * x**2, 1e-4) and not near(want, 3 * x**2, 1e-4):
             return not_yet("That is the first derivative, 3x**2: differentiate it once more, "
                            "with an outer tape around the inner one.")
         if not near(value, want, 1e-4):
-            return not_yet(f"d2({x}) returned {got!r}; the second derivative of x**3 is 6x.")
+            return not_yet(f"d2({x}) returned {got!r}, not the second derivative of x**3 "
+                           "there.")
+        if len(calls) < 2:
+            return not_yet("The numbers are right, but not from two gradient() calls, an "
+                           "inner tape's and an outer one's: that is the exercise.")
     return right("Two nested tapes give 6x, as tapelab.hessian does.")
 
 

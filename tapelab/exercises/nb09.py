@@ -61,7 +61,7 @@ def jacfwd(my_jacfwd):
         if not close(value, want):
             return not_yet("The matrix differs from tapelab.jacobian's: the jvp with basis "
                            "vector e_j is column j.")
-        if len(jvps) < x.shape[0]:
+        if not jvps:
             return not_yet("The matrix is right, but it did not come from "
                            "tf.autodiff.ForwardAccumulator, one jvp per input: that is the "
                            "exercise (tape.jacobian is reverse mode).")
@@ -80,7 +80,8 @@ def hvp(my_hvp):
         return no_answer("a function my_hvp(f, x, v) with two nested tapes")
     x, v = tf.constant([0.5, -1.0, 2.0]), tf.constant([1.0, 0.0, -1.0])
     want = np.asarray(tapelab.hvp(_loss, x, v))
-    with _counted(tf.GradientTape, "jacobian") as jacobians:
+    with _counted(tf.GradientTape, "jacobian") as jacobians, \
+            _counted(tf.autodiff.ForwardAccumulator, "jvp") as jvps:
         got, error = call(my_hvp, _loss, x, v)
     if error is not None:
         return not_yet(f"my_hvp raised {raised(error)}.")
@@ -94,6 +95,9 @@ def hvp(my_hvp):
     if not close(value, want):
         return not_yet("The vector differs from tapelab.hvp's: H v is the gradient of "
                        "(gradient . v) with respect to x.")
+    if jvps:
+        return not_yet("The vector is right, from forward mode over reverse: the exercise "
+                       "asks for reverse over reverse, two nested GradientTapes.")
     if jacobians:
         return not_yet("The vector is right, but it formed the Hessian (a jacobian of the "
                        "gradient): the exercise is H v without H, from two gradient() calls.")

@@ -82,3 +82,17 @@ def test_right_numbers_by_another_way_are_not_called_right():
     assert "not from two gradient() calls" in str(nb04.two_gradients(lambda x: (2 * x, 4 * x**3)))
     assert nb04.one_call(lambda x, w: tf.stack(one_call(x, w))).ok  # a tensor of two: fine
     assert "raised" not in str(nb04.one_call(lambda x, w: np.array([1.0, 2.0])))
+
+
+def fresh_tape_per_call(x):
+    def derivative(f):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = f(x)
+        return tape.gradient(out, x)
+    return derivative(lambda t: t**2), derivative(lambda t: (t**2) ** 2)
+
+
+def test_two_short_lived_tapes_are_not_one_tape():
+    assert "not from two gradient() calls on one tape" in str(
+        nb04.two_gradients(fresh_tape_per_call))

@@ -45,7 +45,7 @@ def unwatched_outer(x):
 @pytest.mark.parametrize("answer, hint", [
     (None, "No answer yet"), (first, "That is the first derivative"),
     (outside, "inside it"), (unwatched_outer, "must watch x (a constant) too"),
-    (lambda x: tf.constant(float("nan")), "6x"),  # NaN is never near anything
+    (lambda x: tf.constant(float("nan")), "not the second derivative"),  # NaN: never near
 ])
 def test_second_derivative_hints(answer, hint):
     verdict = nb06.second_derivative(answer)
@@ -83,3 +83,8 @@ def test_jacobian_hints(answer, hint):
 
 def test_jacobian_solution():
     assert nb06.jacobian(jacobian).ok
+
+
+def test_a_formula_or_a_list_is_not_called_right():
+    assert "not from two gradient() calls" in str(nb06.second_derivative(lambda x: 6 * x))
+    assert "not a list" in str(nb06.second_derivative(lambda x: [solution(x)]))

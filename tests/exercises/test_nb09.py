@@ -101,3 +101,25 @@ def test_unchecked_shortcuts_are_not_called_right():
     assert "did not come from tf.autodiff.ForwardAccumulator" in str(nb09.jacfwd(by_reverse_mode))
     assert "differs from tapelab.hvp's" in str(nb09.hvp(diagonal_only))
     assert "formed the Hessian" in str(nb09.hvp(with_hessian))
+
+
+def vectorized(f, x):
+    def column(e):
+        with tf.autodiff.ForwardAccumulator(x, e) as acc:
+            y = f(x)
+        return acc.jvp(y)
+    return tf.transpose(tf.vectorized_map(column, tf.eye(x.shape[0])))
+
+
+def forward_over_reverse(f, x, v):
+    with tf.autodiff.ForwardAccumulator(x, v) as acc:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = f(x)
+        g = tape.gradient(y, x)
+    return acc.jvp(g)
+
+
+def test_vectorized_forward_mode_is_right_and_forward_over_reverse_is_named():
+    assert nb09.jacfwd(vectorized).ok
+    assert "from forward mode over reverse" in str(nb09.hvp(forward_over_reverse))
