@@ -38,5 +38,7 @@ def test_make_run_passes_beside_two_busy_processes():
     assert [name for name, _ in rows] == [p.name for p in NOTEBOOKS], report
     assert all(result == "ok" for _, result in rows), report
     assert "The book: " in done.stdout, report
-    # the load was real: each busy process had a good share of a core the whole time
-    assert min(busy_seconds) > 0.25 * wall, (busy_seconds, wall)
+    # the load was real: each busy process ran through the whole of make run. Their share
+    # of the cores is not a timing to assert (it was 20% to 30% of the wall time, as
+    # make run's own share grows); a tenth shows they competed throughout
+    assert min(busy_seconds) > 0.1 * wall, (busy_seconds, wall)
