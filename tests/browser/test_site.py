@@ -175,7 +175,9 @@ def undecoded_images(page):
 
 
 def notebook_expectations(path):
-    """A notebook's heading (as text), its stored text outputs and its number of images."""
+    """A notebook's heading (as text), its stored text outputs and its number of images;
+    a folded cell's outputs (an exercise's solution, tagged hide-cell) are not shown until
+    opened, which test_exercise_solutions_are_folded_until_opened checks."""
     nb = json.loads(path.read_text())
     heading = None
     texts, images = [], 0
@@ -183,6 +185,8 @@ def notebook_expectations(path):
         if heading is None and cell["cell_type"] == "markdown":
             found = re.search(r"^#\s+(.+)$", "".join(cell["source"]), re.MULTILINE)
             heading = found and re.sub(r"[`*_]", "", found.group(1)).strip()
+        if "hide-cell" in cell.get("metadata", {}).get("tags", []):
+            continue
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             image = "image/png" in data or "image/svg+xml" in data
