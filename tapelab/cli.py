@@ -170,12 +170,6 @@ def cmd_run_notebooks(args):
 
     from nbclaims import NoNotebookError, claims, find_notebooks
 
-    hint = missing_extra("run-notebooks", ["nbclient", "ipykernel"])
-    if hint:
-        print(f"{hint}; nothing was run.", file=sys.stderr)
-        return 2
-    from tapelab.notebooks import ExecutionError, Stopped, execute
-
     try:
         paths = find_notebooks(args.paths)
     except NoNotebookError as exc:
@@ -195,6 +189,12 @@ def cmd_run_notebooks(args):
                   "--out folders, or rename one.", file=sys.stderr)
             return 2
         runs.append((p, out))
+    # the paths first (their errors say more), then what running them needs
+    hint = missing_extra("run-notebooks", ["nbclient", "ipykernel"])
+    if hint:
+        print(f"{hint}; nothing was run.", file=sys.stderr)
+        return 2
+    from tapelab.notebooks import ExecutionError, Stopped, execute
 
     def stop(signum, frame):  # between notebooks; nbclient handles a signal during one
         raise Stopped(signum)

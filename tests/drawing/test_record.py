@@ -171,7 +171,7 @@ def raw_gradients(fn, *sources):
 
 @pytest.mark.parametrize("fn", [
     lambda x: x * x if x > 0 else -x,  # a Python if on a tensor: no trace
-    lambda x: x * 2.0 + tf.constant(x.numpy() ** 2),  # a NumPy round trip beside a path
+    lambda x: x * 2.0 + tf.constant(x.numpy() ** 2, tf.float32),  # a NumPy round trip
 ], ids=["python_if", "numpy_beside_a_path"])
 def test_a_fn_that_cannot_be_traced_gets_the_eager_tapes_gradients(fn):
     x = tf.Variable(3.0)  # watched by a plain tape too, so explain_none finds no None
