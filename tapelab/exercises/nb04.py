@@ -4,30 +4,18 @@
 No answer yet: set `answer` to a function that returns (dy/dx, dz/dx) from one tape, then run the cell again.
 """
 
-import contextlib
-
 import tensorflow as tf
 
-from tapelab.exercises.verdict import call, near, no_answer, not_yet, number, raised, right
-
-
-@contextlib.contextmanager
-def _counted_gradient_calls():
-    """Counts ``tape.gradient`` calls while the learner's function runs: [(tape,
-    persistent)], one entry per call (the tape itself, held, so that a freed tape's id
-    reused by the next one is never taken for the same tape). The method is put back on
-    exit, whatever happens."""
-    calls, real = [], tf.GradientTape.gradient
-
-    def counted(self, *args, **kwargs):
-        calls.append((self, bool(self._persistent)))
-        return real(self, *args, **kwargs)
-
-    tf.GradientTape.gradient = counted
-    try:
-        yield calls
-    finally:
-        tf.GradientTape.gradient = real
+from tapelab.exercises.verdict import (
+    call,
+    calls_to,
+    near,
+    no_answer,
+    not_yet,
+    number,
+    raised,
+    right,
+)
 
 
 def _numbers(got, n):
@@ -46,7 +34,7 @@ def two_gradients(gradients):
     if gradients is None:
         return no_answer("a function that returns (dy/dx, dz/dx) from one tape")
     for x in (3.0, -2.0):
-        with _counted_gradient_calls() as calls:
+        with calls_to(tf.GradientTape, "gradient") as calls:
             got, error = call(gradients, tf.constant(x))
         if isinstance(error, RuntimeError) and "persistent" in str(error):
             return not_yet("The second gradient() call failed: a tape releases its records "
@@ -66,8 +54,7 @@ def two_gradients(gradients):
         if not (near(dy, want[0], 1e-4) and near(dz, want[1], 1e-4)):
             return not_yet(f"At x = {x} the tape gives other numbers than yours "
                            f"({dy}, {dz}): z is (x**2)**2, differentiated by x.")
-        tapes = [t for t, _ in calls]
-        if not any(sum(u is t for u in tapes) >= 2 for t in tapes):
+        if not any(sum(u is t for u in calls) >= 2 for t in calls):
             return not_yet("The numbers are right, but not from two gradient() calls on one "
                            "tape, which is the exercise: record y and z once, ask twice.")
     return right("One persistent tape gave both: 2x, and 4x**3 through y (the chain rule).")
@@ -79,13 +66,13 @@ def one_call(gradients):
     if gradients is None:
         return no_answer("a function that returns [dy/dx, dy/dw] from one gradient call")
     x, w = tf.constant(3.0), tf.Variable(2.0)
-    with _counted_gradient_calls() as calls:
+    with calls_to(tf.GradientTape, "gradient") as calls:
         got, error = call(gradients, x, w)
     if error is not None:
         return not_yet(f"gradients(x, w) raised {raised(error)}.")
-    if len(calls) != 1 or calls[0][1]:
+    if len(calls) != 1 or calls[0]._persistent:
         return not_yet(f"It made {len(calls)} gradient() call(s)"
-                       + (" on a persistent tape" if any(p for _, p in calls) else "")
+                       + (" on a persistent tape" if any(t._persistent for t in calls) else "")
                        + ": one call can take several sources, and then no persistent "
                        "tape is needed.")
     values = _numbers(got, 2) if got is not None else None

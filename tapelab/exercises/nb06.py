@@ -4,8 +4,6 @@
 No answer yet: set `answer` to a function d2(x) that returns the second derivative of x**3, then run the cell again.
 """
 
-import contextlib
-
 import numpy as np
 import tensorflow as tf
 
@@ -13,6 +11,7 @@ import tapelab
 from tapelab.exercises.verdict import (
     array,
     call,
+    calls_to,
     close,
     near,
     no_answer,
@@ -23,29 +22,13 @@ from tapelab.exercises.verdict import (
 )
 
 
-@contextlib.contextmanager
-def _gradient_calls():
-    """Counts ``tape.gradient`` calls while the learner's function runs."""
-    calls, real = [], tf.GradientTape.gradient
-
-    def counted(self, *args, **kwargs):
-        calls.append(1)
-        return real(self, *args, **kwargs)
-
-    tf.GradientTape.gradient = counted
-    try:
-        yield calls
-    finally:
-        tf.GradientTape.gradient = real
-
-
 def second_derivative(d2):
     """Exercise 1: ``d2(x)`` returns the second derivative of ``x**3`` at ``x`` (a float
     tensor), from two nested tapes. Checked against ``tapelab.hessian``."""
     if d2 is None:
         return no_answer("a function d2(x) that returns the second derivative of x**3")
     for x in (1.0, 3.0, -0.5):
-        with _gradient_calls() as calls:
+        with calls_to(tf.GradientTape, "gradient") as calls:
             got, error = call(d2, tf.constant(x))
         if error is not None:
             return not_yet(f"d2({x}) raised {raised(error)}.")

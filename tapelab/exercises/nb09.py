@@ -4,29 +4,20 @@
 No answer yet: set `answer` to a function my_jacfwd(f, x) built on tf.autodiff.ForwardAccumulator, then run the cell again.
 """
 
-import contextlib
-
 import numpy as np
 import tensorflow as tf
 
 import tapelab
-from tapelab.exercises.verdict import array, call, close, no_answer, not_yet, raised, right
-
-
-@contextlib.contextmanager
-def _counted(cls, method):
-    """Counts calls of ``cls.method`` while the learner's function runs; put back on exit."""
-    calls, real = [], getattr(cls, method)
-
-    def counted(self, *args, **kwargs):
-        calls.append(1)
-        return real(self, *args, **kwargs)
-
-    setattr(cls, method, counted)
-    try:
-        yield calls
-    finally:
-        setattr(cls, method, real)
+from tapelab.exercises.verdict import (
+    array,
+    call,
+    calls_to,
+    close,
+    no_answer,
+    not_yet,
+    raised,
+    right,
+)
 
 
 def _functions():
@@ -45,7 +36,7 @@ def jacfwd(my_jacfwd):
         return no_answer("a function my_jacfwd(f, x) built on tf.autodiff.ForwardAccumulator")
     for f, x in _functions():
         want = np.asarray(tapelab.jacobian(f, x))
-        with _counted(tf.autodiff.ForwardAccumulator, "jvp") as jvps:
+        with calls_to(tf.autodiff.ForwardAccumulator, "jvp") as jvps:
             got, error = call(my_jacfwd, f, x)
         if error is not None:
             return not_yet(f"my_jacfwd(f, x) raised {raised(error)}.")
@@ -80,8 +71,8 @@ def hvp(my_hvp):
         return no_answer("a function my_hvp(f, x, v) with two nested tapes")
     x, v = tf.constant([0.5, -1.0, 2.0]), tf.constant([1.0, 0.0, -1.0])
     want = np.asarray(tapelab.hvp(_loss, x, v))
-    with _counted(tf.GradientTape, "jacobian") as jacobians, \
-            _counted(tf.autodiff.ForwardAccumulator, "jvp") as jvps:
+    with calls_to(tf.GradientTape, "jacobian") as jacobians, \
+            calls_to(tf.autodiff.ForwardAccumulator, "jvp") as jvps:
         got, error = call(my_hvp, _loss, x, v)
     if error is not None:
         return not_yet(f"my_hvp raised {raised(error)}.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,3 +91,31 @@ def raised(exc: Exception) -> str:
     text = (useful[-1] if len(lines) > 1 and useful else (lines[0] if lines else ""))
     text = text[:160].rstrip(". ")
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@contextlib.contextmanager
+def calls_to(cls, method):
+    """The objects whose ``cls.method`` is called while the block runs, one entry per call
+    (the object itself, held, so a freed object's id reused by a later one is never taken
+    for it). The method is put back on exit, whatever happens.
+
+    >>> with calls_to(tf.GradientTape, "gradient") as calls:
+    ...     x = tf.constant(2.0)
+    ...     with tf.GradientTape() as tape:
+    ...         tape.watch(x)
+    ...         y = x * x
+    ...     _ = tape.gradient(y, x)
+    >>> len(calls)
+    1
+    """
+    calls, real = [], getattr(cls, method)
+
+    def counted(self, *args, **kwargs):
+        calls.append(self)
+        return real(self, *args, **kwargs)
+
+    setattr(cls, method, counted)
+    try:
+        yield calls
+    finally:
+        setattr(cls, method, real)
