@@ -208,6 +208,26 @@ def dense_only(sources, helper):
     return sources
 
 
+def tensor_arguments(fn, sources):
+    """``(traced, positions)`` for tracing ``fn(*sources)``: ``positions`` are the sources
+    that are not variables, and ``traced(*tensors)`` calls ``fn`` with those sources
+    replaced by its arguments, in order (variables are captured as they are).
+
+    >>> traced, positions = tensor_arguments(lambda a, v: a * v, (1.0, tf.Variable(3.0)))
+    >>> positions, float(traced(tf.constant(2.0)))
+    ([0], 6.0)
+    """
+    positions = [i for i, s in enumerate(sources) if not is_variable(s)]
+
+    def traced(*args):
+        merged = list(sources)
+        for i, arg in zip(positions, args):
+            merged[i] = arg
+        return fn(*merged)
+
+    return traced, positions
+
+
 def watchable(x):
     """What ``tf.GradientTape.watch`` accepts for ``x``.
 

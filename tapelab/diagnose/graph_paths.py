@@ -16,7 +16,7 @@ A ragged result is walked back from its component tensors (values and row splits
 
 import tensorflow as tf
 
-from tapelab._sources import is_float, is_keras_variable, is_variable
+from tapelab._sources import is_float, is_keras_variable, is_variable, tensor_arguments
 
 
 def _handle(x):
@@ -63,14 +63,8 @@ def _trace(fn, sources, positions):
     Returns ``(concrete function, {position: graph node of that source})``, or
     ``(None, cause, reason)`` when the trace fails.
     """
-    tensors = [i for i, x in enumerate(sources) if not is_variable(x)]
+    traced, tensors = tensor_arguments(fn, sources)
     specs = [tf.type_spec_from_value(sources[i]) for i in tensors]
-
-    def traced(*args):
-        merged = list(sources)
-        for i, arg in zip(tensors, args):
-            merged[i] = arg
-        return fn(*merged)
 
     try:
         concrete = tf.function(traced, autograph=False).get_concrete_function(*specs)

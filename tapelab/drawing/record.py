@@ -29,7 +29,13 @@ import numpy as np
 import tensorflow as tf
 
 from tapelab._keras_internals import name_scopes_kept
-from tapelab._sources import as_source_of_any_dtype, is_float, is_keras_variable, is_variable
+from tapelab._sources import (
+    as_source_of_any_dtype,
+    is_float,
+    is_keras_variable,
+    is_variable,
+    tensor_arguments,
+)
 from tapelab.drawing.numbers import shown
 
 PASS_THROUGH = ("Identity",)  # IdentityN carries tf.custom_gradient's gradient: an op
@@ -195,14 +201,8 @@ class _KeptState:
 
 
 def _trace(fn, sources):
-    tensors = [i for i, s in enumerate(sources) if not is_variable(s)]
+    traced, tensors = tensor_arguments(fn, sources)
     specs = [tf.TensorSpec.from_tensor(sources[i]) for i in tensors]
-
-    def traced(*args):
-        merged = list(sources)
-        for i, arg in zip(tensors, args):
-            merged[i] = arg
-        return fn(*merged)
 
     try:
         wrapped = tf.compat.v1.wrap_function(traced, specs)
