@@ -262,7 +262,7 @@ def hvp(fn: Callable[..., Any], x: Any, v: Any) -> Any:
     fastest here, eagerly and compiled; eagerly it also held the least memory,
     and compiled the three held about the same. Forward over reverse (JAX's
     choice) gains nothing in TensorFlow, which computes a forward-mode jvp from
-    each op's backward function. The times are in the README's speed table
+    each op's backward function. The times are on the book's Speed page
     (``benchmarks/bench_transforms.py``, ``make bench``); notebook 09 measures
     time and memory. Eagerly it is compiled once per ``fn``, as :func:`jacobian`
     is.

@@ -104,7 +104,8 @@ STABLE = {}  # (notebook, text) -> why those digits hold on every machine; none 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_checked_outputs_print_bounds_not_round_off_digits(path):
-    """nbval compares these outputs on other CPUs, thread counts and GPUs (see README)."""
+    """nbval compares these outputs on other CPUs, thread counts and GPUs (see CONTRIBUTING.md,
+    Outputs that hold on every machine)."""
     found = []
     for i, cell in enumerate(nbformat.read(path, as_version=4).cells, start=1):
         if cell.cell_type != "code" or "nbval-ignore-output" in cell.metadata.get("tags", []):
@@ -128,7 +129,7 @@ def test_each_notebook_ends_with_a_next_pointer_along_its_track(path):
     last = nbformat.read(path, as_version=4).cells[-1]
     assert last.cell_type == "markdown" and "**Next" in last.source, (
         f"{path.name} must end with a markdown cell pointing to the next notebook "
-        "(README, Notebooks: the two tracks)")
+        "(CONTRIBUTING.md, Notebooks: the two tracks)")
 
 
 def _split_streams(nb, rng):

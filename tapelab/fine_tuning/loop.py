@@ -83,7 +83,7 @@ def fine_tune(model: keras.Model, layers: LayerSelection, data: Any,
     time (an OS lock, released when the process dies); a non-finite loss or
     weight is never saved, and stops the run with a warning; a run that stopped
     early (``EarlyStopping``) is recorded with its final weights, and calling it
-    again returns them without training on (README, Reliability). With a
+    again returns them without training on (CONTRIBUTING.md, Reliability). With a
     multi-worker strategy the chief writes ``checkpoint_dir`` (the other workers
     write private copies inside it), and every worker resumes from it: it must be
     on a file system they share.
