@@ -25,7 +25,7 @@ test: install
 	$(PY) -m pytest tests tapelab $(if $(NOTEBOOKS),$(NBVAL) --check-claims --check-prose $(NOTEBOOKS))
 
 ## the same suite under other machine layouts: documented outputs and tests must not
-## depend on the thread count, oneDNN or the CPU's instruction set (see README)
+## depend on the thread count, oneDNN or the CPU's instruction set (see CONTRIBUTING.md)
 ##   A: one intra-op thread, oneDNN off (a small CI runner; an ARM Mac, where TF has no oneDNN)
 ##   B: six intra-op threads, oneDNN capped at AVX2 (a bigger machine without AVX-512)
 LAYOUT_A := TF_NUM_INTRAOP_THREADS=1 TF_ENABLE_ONEDNN_OPTS=0
@@ -64,12 +64,15 @@ claims: install
 run: install
 	$(if $(NOTEBOOKS),$(VENV)/bin/tapelab run-notebooks --out build $(NOTEBOOKS),$(VENV)/bin/tapelab demo)
 	$(if $(NOTEBOOKS),$(VENV)/bin/tapelab errata)
-	$(PY) docs/build.py
+	@$(MAKE) --no-print-directory docs
 
 ## the book: notebooks (stored outputs, not re-run), API reference, errata, speed table,
-## built by Sphinx into build/site/ with warnings as errors
+## built by plain sphinx-build into build/site/ (docs/conf.py; the generated pages come
+## from its own hooks, docs/_ext/), offline, warnings as errors, nitpicky, from scratch
 docs: install
-	$(PY) docs/build.py
+	rm -rf build/site
+	$(PY) -m sphinx -b html -W --keep-going -E -q -d build/book-doctrees docs build/site
+	@echo "The book: $(CURDIR)/build/site/index.html"
 
 ## the book in headless Chromium (Debian's package, installed when missing; Playwright's
 ## Python API drives it): every page, image, link and anchor; screenshots in build/site-screenshots/

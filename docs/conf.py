@@ -1,9 +1,22 @@
-"""Sphinx configuration of the tapelab book (`make docs`; docs/build.py runs Sphinx).
+"""Sphinx configuration of the tapelab book: `sphinx-build docs build/site` builds it all.
 
-docs/build.py lays the sources out in build/book-src/ (this folder's pages, the
-notebooks as they are stored in notebooks/, and the pages it generates: the API
-reference, the errata and the speed table) and builds them into build/site/.
+`make docs` runs exactly that, with warnings as errors (`-W --keep-going`), nitpicky.
+The book's own extensions live in docs/_ext/, one idea each:
+  - book_pages: writes the generated pages (API reference, errata, speed) and copies the
+    notebooks in, at the start of every build (``builder-inited``);
+  - book_tracks: a notebook page's previous and next follow its reading track;
+  - book_links: a link from a notebook to a repository file (README.md, examples/)
+    goes to that file on the code host; a docstring's bare class name resolves;
+  - book_search: the search finds decimal numbers ("12.0").
+Offline throughout: no intersphinx, MathJax served from the site itself.
 """
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "_ext"))
+sys.path.insert(0, str(HERE.parent))  # this checkout's tapelab, for autodoc
 
 project = "tapelab"
 author = "tapelab developers"
@@ -15,6 +28,11 @@ extensions = [
     "sphinx.ext.napoleon",  # Google-style Args / Returns sections
     "sphinx.ext.mathjax",
     "sphinx-mathjax-offline",  # MathJax served from _static: the book works offline
+    "sphinx_copybutton",  # a copy button on code cells (not on their outputs)
+    "book_pages",
+    "book_tracks",
+    "book_links",
+    "book_search",
 ]
 
 # the notebooks are shown as stored: their outputs are the ones nbval checks in CI
@@ -23,8 +41,16 @@ nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
 
-exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+# speed_commentary.md is part of the generated Speed page, not a page of its own
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "_ext", "_templates",
+                    "speed_commentary.md"]
+templates_path = ["_templates"]
 suppress_warnings = []
+
+# the button copies a code cell's input only: not a stored output, not a ">>>" prompt
+copybutton_selector = "div:not(.output) > div.highlight pre"
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
@@ -36,7 +62,7 @@ html_theme = "sphinx_book_theme"
 html_title = "tapelab"
 html_favicon = "_static/favicon.svg"  # relative to this folder
 html_static_path = ["_static"]
-html_css_files = ["wrap.css"]  # long code lines wrap (docs/_static/wrap.css)
+html_css_files = ["code.css"]  # long code lines scroll (docs/_static/code.css)
 html_theme_options = {
     "show_toc_level": 2,
     "use_download_button": True,
@@ -57,27 +83,3 @@ nitpicky = True
 nitpick_ignore_regex = [
     ("py:.*", r"(tensorflow|tf|keras|numpy|np|collections|typing|os|pathlib)(\..*)?"),
 ]
-
-
-def _resolve_short_name(app, env, node, contnode):
-    """Resolve a docstring's bare ``:class:`Finding``` to the one object of that name.
-
-    A docstring names a class of its own module without the module; on the API page
-    it is documented under its full name. Several objects of that name: no guess.
-    """
-    if node.get("refdomain") != "py" or "." in node["reftarget"].lstrip("~."):
-        return None
-    name = node["reftarget"].lstrip("~.")
-    domain = env.get_domain("py")
-    matches = [full for full in domain.objects if full.rsplit(".", 1)[-1] == name]
-    if len(matches) != 1:
-        return None
-    from sphinx.util.nodes import make_refnode
-
-    obj = domain.objects[matches[0]]
-    return make_refnode(app.builder, node["refdoc"], obj.docname, obj.node_id, contnode,
-                        matches[0])
-
-
-def setup(app):
-    app.connect("missing-reference", _resolve_short_name)

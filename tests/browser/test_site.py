@@ -8,7 +8,11 @@ else: any other request is aborted and fails the page.
 
 Each page loads with no console error, every image decodes, every internal link
 (and its #anchor) resolves; each notebook page shows its heading and its stored
-outputs; the API page has an entry for every name in ``tapelab.__all__``.
+outputs; the API page has an entry for every name in ``tapelab.__all__``. And what
+guides a reader: the home page's blurbs name their notebooks, links between notebooks
+open the notebook they name, previous/next follow the tracks, the copy button copies
+code, long lines scroll, plot text is at least 9 px as displayed, images have alt
+text, the search finds "12.0", and errata rows link to their notebook section.
 Screenshots of the home page and of a notebook page go to build/site-screenshots/.
 """
 
@@ -244,7 +248,7 @@ def test_notebook_page_shows_its_heading_and_stored_outputs(visit, notebook):
         first = v.page.locator(".cell_output", has_text=texts[0].strip()).first
         assert first.is_visible(), f"not visible: {texts[0]!r}"
     assert v.page.locator(".cell_output img").count() == images, "plots on the page"
-    assert v.page.locator("a.right-next").first.is_visible(), "no link to the next page"
+    assert v.page.locator("a.left-prev").first.is_visible() or notebook.name.startswith("01")
 
 
 def test_notebook_01_shows_the_corrected_gradient_and_the_seed_claim_as_wrong(visit):
@@ -300,16 +304,176 @@ def test_home_page_shows_the_tape_picture(visit):
     assert natural > 0 and 12 * shown / natural >= 9
 
 
-def test_home_page_lists_both_tracks_and_every_notebook(visit):
+def test_home_page_starts_here_and_lists_both_tracks_and_every_notebook(visit):
     v = visit("index.html")
-    for track in ("Autodiff track", "Fine-tuning track"):
-        assert v.page.get_by_role("heading", name=track).first.is_visible()
+    for heading in ("The basics", "Autodiff track", "Fine-tuning track"):
+        assert v.page.get_by_role("heading", name=re.compile(heading)).first.is_visible()
     main = v.page.locator("main")
+    assert main.locator(".admonition", has_text="Start here").first.is_visible()
+    assert main.get_by_text(re.compile(r"says 12\.0")).first.is_visible()  # the hook
     for nb in NOTEBOOKS:
         assert main.locator(f'a[href="notebooks/{nb.stem}.html"]').count() >= 1, nb.name
-    for command in ("make run", "make test"):
-        assert main.get_by_text(command).first.is_visible()
     screenshot(v.page, "home.png")
+
+
+def test_home_page_blurbs_name_their_notebooks(visit, server):
+    """Each list entry's link text is the start of the heading of the page it opens."""
+    v = visit("index.html")
+    entries = v.page.eval_on_selector_all(
+        'main li > p > a[href^="notebooks/"], main li > a[href^="notebooks/"]',
+        "links => links.map(a => [a.getAttribute('href'), a.innerText])")
+    assert len(entries) == len(NOTEBOOKS)
+    for href, text in entries:
+        page = visit(href).page
+        heading = squash(page.locator("h1:visible").first.inner_text()).rstrip("#").strip()
+        assert heading.startswith(squash(text)), (href, text, heading)
+
+
+def track_neighbours():
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+    return importlib.import_module("book_tracks").neighbours
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_previous_and_next_follow_the_reading_track(visit, notebook):
+    """04 leads to 06 (autodiff) and 05 (fine-tuning); 05's previous is 04; a track's
+    last notebook has no next."""
+    previous, nexts = track_neighbours()(notebook.name[:2])
+    v = visit(f"notebooks/{notebook.stem}.html")
+    prev_links = v.page.eval_on_selector_all("a.left-prev", "as => as.map(a => a.getAttribute('href'))")
+    next_links = v.page.eval_on_selector_all("a.right-next", "as => as.map(a => a.getAttribute('href'))")
+    assert [h[:2] for h in prev_links] == ([previous] if previous else []), prev_links
+    assert [h[:2] for h in next_links] == [n for n, _ in nexts], next_links
+    for link in v.page.locator("a.right-next").all():
+        assert link.is_visible()
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_links_between_notebooks_open_the_notebook_they_name(visit, notebook):
+    """A link whose text names "notebook NN" goes to notebook NN's page (broken links
+    are test_page_loads_cleanly's)."""
+    v = visit(f"notebooks/{notebook.stem}.html")
+    links = v.page.eval_on_selector_all(
+        "article a[href]", "as => as.map(a => [a.innerText, a.getAttribute('href')])")
+    named = [(t, h) for t, h in links if re.search(r"notebooks? \d\d", t, re.IGNORECASE)]
+    assert named, f"{notebook.stem} links no other notebook by name"
+    for text, href in named:
+        numbers = re.findall(r"\d\d", text)
+        assert Path(href.split("#")[0]).name[:2] in numbers, (text, href)
+        assert href.split("#")[0].endswith(".html"), (text, href)
+
+
+def test_the_copy_button_copies_a_code_cell_and_outputs_have_none(browser, server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.rstrip("/"))
+    try:
+        page = context.new_page()
+        page.goto(server + "notebooks/01_gradient_tape_basics.html", wait_until="networkidle")
+        cell = page.locator(".cell .cell_input", has_text="GradientTape").first
+        code = cell.locator("pre").first.inner_text()
+        cell.hover()
+        cell.locator("button.copybtn").first.click()
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert squash(copied) == squash(code) and "GradientTape" in copied
+        assert page.locator(".cell_output button.copybtn").count() == 0
+    finally:
+        context.close()
+
+
+def test_long_code_lines_scroll_instead_of_wrapping(visit):
+    v = visit("notebooks/06_beyond_the_basics.html")
+    styles = v.page.eval_on_selector_all(
+        ".cell_input pre, .cell_output pre",
+        "ps => ps.map(p => [getComputedStyle(p).whiteSpace, getComputedStyle(p).overflowX])")
+    assert styles and all(ws == "pre" and ox == "auto" for ws, ox in styles), set(map(tuple, styles))
+
+
+# the smallest text a plot draws, in points: matplotlib's tick labels and legend (10 pt
+# by default), or a smaller size the cell's code sets
+_SIZE_NAMES = {"xx-small": 5.79, "x-small": 6.94, "small": 8.33, "medium": 10.0}
+
+
+def smallest_font_pt(source):
+    sizes = [10.0]
+    for value in re.findall(r"(?:fontsize|labelsize|size)\s*=\s*([\d.]+|\"[\w-]+\"|'[\w-]+')",
+                            source):
+        value = value.strip("\"'")
+        sizes.append(_SIZE_NAMES.get(value, 10.0) if not value[0].isdigit() else float(value))
+    return min(sizes)
+
+
+def png_dpi(data):
+    """The resolution a PNG records (its pHYs chunk; matplotlib writes the figure's dpi)."""
+    import base64
+    import struct
+
+    raw = base64.b64decode(data)
+    i = 8
+    while i < len(raw):
+        length, kind = struct.unpack(">I4s", raw[i:i + 8])
+        if kind == b"pHYs":
+            per_metre = struct.unpack(">I", raw[i + 8:i + 12])[0]
+            return per_metre * 0.0254
+        i += 12 + length
+    return 72.0
+
+
+def plots(notebook):
+    """``[(smallest text in px as stored, alt text)]`` of a notebook's PNG plots, in order."""
+    out = []
+    for cell in json.loads(notebook.read_text())["cells"]:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "image/png" in data:
+                px = smallest_font_pt("".join(cell["source"])) * png_dpi(data["image/png"]) / 72
+                out.append(px)
+    return out
+
+
+@pytest.mark.parametrize("notebook", [nb for nb in NOTEBOOKS if plots(nb)], ids=lambda p: p.stem)
+def test_plot_text_is_at_least_9_px_as_displayed(visit, notebook):
+    v = visit(f"notebooks/{notebook.stem}.html")
+    shown = v.page.evaluate(r"""() => Array.from(document.querySelectorAll('.cell_output img'))
+        .filter(img => /^data:image\/png|\.png$/.test(img.getAttribute('src') || ''))
+        .map(img => [img.getBoundingClientRect().width, img.naturalWidth])""")
+    stored = plots(notebook)
+    assert len(shown) == len(stored)
+    for k, ((width, natural), px) in enumerate(zip(shown, stored)):
+        assert px * width / natural >= 9, (
+            f"plot {k + 1}: {px:.1f} px text shown at {width:.0f} of {natural} px "
+            f"is {px * width / natural:.1f} px")
+
+
+@pytest.mark.parametrize("path", [p for p in PAGES if p.startswith(("index", "notebooks/"))])
+def test_every_image_has_alt_text_that_says_what_it_shows(visit, path):
+    v = visit(path)
+    alts = v.page.eval_on_selector_all("main img", "is => is.map(i => i.getAttribute('alt') || '')")
+    for alt in alts:
+        assert len(alt.split()) >= 4 and not re.fullmatch(r"[0-9a-f]{16,}", alt), (path, alt)
+
+
+def test_search_finds_a_number_with_its_excerpt(visit):
+    v = visit("search.html?q=12.0")
+    results = v.page.locator("#search-results li")
+    results.first.wait_for(timeout=30000)
+    hrefs = results.locator("a").evaluate_all("as => as.map(a => a.getAttribute('href'))")
+    assert any("01_gradient_tape_basics" in h for h in hrefs), hrefs
+    first_01 = results.filter(has=v.page.locator('a[href*="01_gradient_tape_basics"]')).first
+    first_01.locator("p.context").first.wait_for(timeout=30000)
+    assert "12.0" in first_01.locator("p.context").first.inner_text()
+
+
+def test_errata_rows_link_to_the_cell_that_shows_them(visit, server):
+    v = visit("errata.html")
+    rows = v.page.locator("table tbody tr")
+    assert rows.count() >= 10
+    for k in range(rows.count()):
+        link = rows.nth(k).locator('a[href*="notebooks/"]').first
+        href = link.get_attribute("href")
+        assert href and "#" in href, rows.nth(k).inner_text()
 
 
 def test_api_page_has_an_entry_for_every_public_name(visit):
