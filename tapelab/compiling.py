@@ -143,8 +143,8 @@ def jit(fn: Callable[..., Any], jit_compile: bool = False) -> Callable[..., Any]
       never an old answer; after a few, a warning names ``fn``.
 
     >>> import tensorflow as tf
-    >>> from tapelab import grad
-    >>> df = jit(grad(lambda x: tf.reduce_sum(x ** 3)))
+    >>> import tapelab
+    >>> df = tapelab.jit(tapelab.grad(lambda x: tf.reduce_sum(x ** 3)))
     >>> df(tf.constant([1.0, 2.0])).numpy()  # 3 x**2
     array([ 3., 12.], dtype=float32)
     """

@@ -105,7 +105,8 @@ def jacrev(fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0, has_aux: 
     when ``argnums`` picks every argument. A complex output needs ``holomorphic``.
     {args}
     >>> import tensorflow as tf
-    >>> J = jacrev(lambda x, a: a * x**2)
+    >>> import tapelab
+    >>> J = tapelab.jacrev(lambda x, a: a * x**2)
     >>> J(tf.constant([1.0, 2.0]), 3.0).numpy().tolist()  # diag(2 a x)
     [[6.0, 0.0], [0.0, 12.0]]
     """
@@ -120,7 +121,8 @@ def jacfwd(fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0, has_aux: 
     inputs and many outputs. A complex input needs ``holomorphic``.
     {args}
     >>> import tensorflow as tf
-    >>> jacfwd(tf.sin)(tf.constant([0.0])).numpy().tolist()  # cos(0)
+    >>> import tapelab
+    >>> tapelab.jacfwd(tf.sin)(tf.constant([0.0])).numpy().tolist()  # cos(0)
     [[1.0]]
     """
     return _function("forward", fn, argnums, has_aux, holomorphic)
@@ -165,10 +167,11 @@ def jacobian(fn: Callable[..., Any], *sources: Any, mode: str = "reverse",
       structure); in ``fn``'s output structure when it returns one.
 
     >>> import tensorflow as tf
-    >>> J = jacobian(lambda x: x**2, tf.constant([1.0, 2.0]))
+    >>> import tapelab
+    >>> J = tapelab.jacobian(lambda x: x**2, tf.constant([1.0, 2.0]))
     >>> J.numpy().tolist()  # diag(2x)
     [[2.0, 0.0], [0.0, 4.0]]
-    >>> J = jacobian(lambda p: {"y": p["a"] * p["b"]}, {"a": 2.0, "b": 3.0})
+    >>> J = tapelab.jacobian(lambda p: {"y": p["a"] * p["b"]}, {"a": 2.0, "b": 3.0})
     >>> {k: float(v) for k, v in J["y"].items()}  # {"y": {"a": b, "b": a}}
     {'a': 3.0, 'b': 2.0}
     """
@@ -242,10 +245,11 @@ def hessian(fn: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] =
       The Hessian at ``args``, or, with no ``args``, a function of them.
 
     >>> import tensorflow as tf
-    >>> H = hessian(lambda x: tf.reduce_sum(x**3) + x[0] * x[1], tf.constant([1.0, 2.0]))
+    >>> import tapelab
+    >>> H = tapelab.hessian(lambda x: tf.reduce_sum(x**3) + x[0] * x[1], tf.constant([1.0, 2.0]))
     >>> H.numpy().tolist()  # [[6 x0, 1], [1, 6 x1]]
     [[6.0, 1.0], [1.0, 12.0]]
-    >>> hessian(lambda x: x**3)(tf.constant([1.0, 2.0])).shape  # a vector-valued fn
+    >>> tapelab.hessian(lambda x: x**3)(tf.constant([1.0, 2.0])).shape  # a vector-valued fn
     TensorShape([2, 2, 2])
     """
     check_flag(has_aux, "has_aux", "hessian")
@@ -276,8 +280,9 @@ def hvp(fn: Callable[..., Any], x: Any, v: Any) -> Any:
       ``H @ v``, in ``x``'s structure.
 
     >>> import tensorflow as tf
+    >>> import tapelab
     >>> f = lambda x: tf.reduce_sum(x**3)  # H = diag(6x)
-    >>> hvp(f, tf.constant([1.0, 2.0]), tf.constant([1.0, 1.0])).numpy().tolist()
+    >>> tapelab.hvp(f, tf.constant([1.0, 2.0]), tf.constant([1.0, 1.0])).numpy().tolist()
     [6.0, 12.0]
     """
     (x,) = _checked((x,), "hvp")

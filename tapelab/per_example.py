@@ -117,10 +117,12 @@ def per_example_gradients(model: keras.Model, layers: LayerSelection,
       ``[batch] + variable.shape``.
 
     >>> import keras, numpy as np
+    >>> import tapelab
     >>> m = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, name="w")])
     >>> m.set_weights([np.ones((1, 1), "float32"), np.zeros(1, "float32")])
     >>> x, y = np.array([[1.0], [2.0]], "float32"), np.zeros((2, 1), "float32")
-    >>> kernel, bias = per_example_gradients(m, ["w"], keras.losses.MeanSquaredError(), x, y)
+    >>> loss = keras.losses.MeanSquaredError()
+    >>> kernel, bias = tapelab.per_example_gradients(m, ["w"], loss, x, y)
     >>> kernel.numpy().ravel().tolist()  # d(w x)**2/dw = 2 x**2 w
     [2.0, 8.0]
     """

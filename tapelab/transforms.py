@@ -246,13 +246,14 @@ def grad(fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0, has_aux: bo
       ``(gradient, aux)`` with ``has_aux``. It composes: ``grad(grad(f))`` is the
       second derivative.
 
+    >>> import tensorflow as tf
+    >>> from tapelab import grad
     >>> d2 = grad(grad(lambda x: x**3))  # 6x
     >>> float(d2(2.0))
     12.0
     >>> g = grad(lambda p: p["w"] ** 2 + 3.0 * p["b"])({"w": 2.0, "b": 1.0})
     >>> {k: float(v) for k, v in g.items()}
     {'w': 4.0, 'b': 3.0}
-    >>> import tensorflow as tf
     >>> complex(grad(tf.square, holomorphic=True)(1 + 2j))  # f'(z) = 2z, as jax.grad
     (2+4j)
     >>> complex(grad(lambda z: tf.math.real(z * tf.math.conj(z)))(3 + 4j))  # |z|**2: TF's, JAX 6-8j
@@ -281,7 +282,8 @@ def jvp(fn: Callable[..., Any], primals: tuple, tangents: tuple,
       aux)`` with ``has_aux``.
 
     >>> import tensorflow as tf
-    >>> y, dy = jvp(lambda x: tf.sin(x) * x, (1.0,), (2.0,))  # dy = (sin x + x cos x) t
+    >>> import tapelab
+    >>> y, dy = tapelab.jvp(lambda x: tf.sin(x) * x, (1.0,), (2.0,))  # dy = (sin x + x cos x) t
     >>> round(float(y), 4), round(float(dy), 4)
     (0.8415, 2.7635)
     """
@@ -335,7 +337,8 @@ def vjp(fn: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple:
       ``conj(jax_vjp_fn(conj(c)))``; the module's docstring has more.)
 
     >>> import tensorflow as tf
-    >>> y, vjp_fn = vjp(lambda a, b: a * b, 2.0, 3.0)
+    >>> import tapelab
+    >>> y, vjp_fn = tapelab.vjp(lambda a, b: a * b, 2.0, 3.0)
     >>> [float(g) for g in vjp_fn(tf.constant(1.0))]  # (b, a)
     [3.0, 2.0]
     """

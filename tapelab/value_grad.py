@@ -48,7 +48,8 @@ def value_and_gradient(fn: Callable[..., Any], *sources: Any,
       with raw TF (``tapelab.grad`` gives zeros, as JAX). With ``has_aux``:
       ``((value, aux), gradient)``.
 
-    >>> value, grad = value_and_gradient(lambda x: x**2 + 2*x + 1, 5.0)
+    >>> import tapelab
+    >>> value, grad = tapelab.value_and_gradient(lambda x: x**2 + 2*x + 1, 5.0)
     >>> float(value), float(grad)  # f(5) = 36, f'(x) = 2x + 2 = 12
     (36.0, 12.0)
     """
@@ -77,7 +78,8 @@ def gradients(fn: Callable[..., Any], *sources: Any) -> Any:
       gradient: one for one source, a tuple for several (each in its source's
       structure). The tape is released before returning.
 
-    >>> g = gradients(lambda x: {"y": x**2, "z": (x**2)**2}, 3.0)
+    >>> import tapelab
+    >>> g = tapelab.gradients(lambda x: {"y": x**2, "z": (x**2)**2}, 3.0)
     >>> float(g["y"]), float(g["z"])  # 2x = 6, 4x**3 = 108
     (6.0, 108.0)
     """

@@ -151,9 +151,9 @@ def vmap(fn: Callable[..., Any], in_axes: int | None | tuple = 0,
       for x in xs], axis=out_axes)``, leaf by leaf for structures.
 
     >>> import tensorflow as tf
+    >>> from tapelab import grad, vmap
     >>> vmap(lambda x: tf.reduce_sum(x ** 2))(tf.constant([[1.0, 2.0], [3.0, 4.0]])).numpy()
     array([ 5., 25.], dtype=float32)
-    >>> from tapelab import grad
     >>> per_example = vmap(grad(lambda w, x: tf.reduce_sum(w * x) ** 2), in_axes=(None, 0))
     >>> per_example(tf.constant([1.0, 1.0]), tf.constant([[1.0, 0.0], [1.0, 1.0]])).numpy()
     array([[2., 0.],

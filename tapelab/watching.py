@@ -58,8 +58,9 @@ def tape(watch: Any = (), only_watched: bool = False,
       The ``tf.GradientTape`` itself: use ``t.gradient``, ``t.jacobian``... as usual.
 
     >>> import tensorflow as tf
+    >>> import tapelab
     >>> x = tf.constant(3.0)
-    >>> with tape(watch=x) as t:
+    >>> with tapelab.tape(watch=x) as t:
     ...     y = x * x
     >>> float(t.gradient(y, x))  # dy/dx = 2x
     6.0

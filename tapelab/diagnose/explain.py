@@ -202,11 +202,12 @@ def explain_none(fn: Callable[..., Any], *sources: Any) -> list[Finding]:
       gives no gradient of it, not even None.
 
     >>> import tensorflow as tf
+    >>> import tapelab
     >>> x = tf.constant(3.0)
-    >>> findings = explain_none(lambda x: x * x, x)
+    >>> findings = tapelab.explain_none(lambda x: x * x, x)
     >>> [f.cause for f in findings]
     ['not_watched']
-    >>> explain_none(lambda v: v * v, tf.Variable(3.0))
+    >>> tapelab.explain_none(lambda v: v * v, tf.Variable(3.0))
     No None gradients: every source gets a gradient.
     """
     sources = tuple(as_source_of_any_dtype(s, i) for i, s in enumerate(sources))

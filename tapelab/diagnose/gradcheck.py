@@ -207,10 +207,11 @@ def check_gradient(fn: Callable[..., Any], *sources: Any, delta: float | None = 
       ``assert_ok()``.
 
     >>> import numpy as np, tensorflow as tf
-    >>> check_gradient(tf.sin, tf.constant([0.5, 1.0], tf.float64), order=2).ok
+    >>> import tapelab
+    >>> tapelab.check_gradient(tf.sin, tf.constant([0.5, 1.0], tf.float64), order=2).ok
     True
     >>> broken = tf.custom_gradient(lambda a: (a * a, lambda dy: dy * np.nan))
-    >>> print(check_gradient(broken, tf.constant([1.0, 2.0], tf.float64), modes=("rev",)))
+    >>> print(tapelab.check_gradient(broken, tf.constant([1.0, 2.0], tf.float64), modes=("rev",)))
     GradientCheck: max abs error nan, max rel error nan over 1 source(s) - NOT FINITE:
       source 0 element (0,): tape nan, numerical 2.0
       source 0 element (1,): tape nan, numerical 4.0

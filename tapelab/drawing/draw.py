@@ -160,7 +160,8 @@ def draw(fn: Callable[..., Any], *sources: Any, watch: bool | Iterable[int] = Tr
       A :class:`Drawing`: an SVG in Jupyter (and in the book), one line per
       node with ``print``, ``.nodes`` and ``.cuts`` to inspect, ``.save(path)``.
 
-    >>> d = draw(lambda x: x**2 + 2*x + 1, 5.0)
+    >>> import tapelab
+    >>> d = tapelab.draw(lambda x: x**2 + 2*x + 1, 5.0)
     >>> print(d)  # d/dx at 5 is 2x + 2 = 12
     tape: 5 nodes, 0 cut(s)
     x      source                   value 5.0   grad 12.0

@@ -118,6 +118,7 @@ class BackupAndResume(keras.callbacks.Callback):
         from, one in case it turns out damaged).
 
     >>> import keras, numpy as np, tempfile
+    >>> from tapelab import BackupAndResume
     >>> m = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     >>> m.compile(keras.optimizers.SGD(0.1), "mse")
     >>> x, y = np.ones((4, 1), "float32"), np.zeros((4, 1), "float32")

@@ -138,11 +138,12 @@ def fine_tune(model: keras.Model, layers: LayerSelection, data: Any,
       of epochs a checkpoint already held.
 
     >>> import keras, numpy as np
+    >>> import tapelab
     >>> m = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, name="w")])
     >>> m.set_weights([np.array([[0.5]], "float32"), np.zeros(1, "float32")])
     >>> x, y = np.ones((4, 1), "float32"), np.zeros((4, 1), "float32")
-    >>> h = fine_tune(m, ["w"], (x, y), keras.losses.MeanSquaredError(),
-    ...               keras.optimizers.SGD(0.1), epochs=3, batch_size=4, verbose=0)
+    >>> h = tapelab.fine_tune(m, ["w"], (x, y), keras.losses.MeanSquaredError(),
+    ...                       keras.optimizers.SGD(0.1), epochs=3, batch_size=4, verbose=0)
     >>> [round(v, 4) for v in h.history["loss"]]  # one step per epoch: as fine_tune_step
     [0.25, 0.09, 0.0324]
     """

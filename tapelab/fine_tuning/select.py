@@ -36,11 +36,12 @@ class SelectionWarning(UserWarning):
     with the fix; frozen themselves, named).
 
     >>> import warnings, keras
+    >>> import tapelab
     >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dropout(0.1, name="drop"),
     ...                       keras.layers.Dense(1, name="out")])
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
-    ...     _ = trainable_variables(m, ["drop", "out"])
+    ...     _ = tapelab.trainable_variables(m, ["drop", "out"])
     >>> str(caught[0].message)
     '1 of the 2 selected layers are skipped: 1 has no weights (Dropout).'
     """
@@ -95,9 +96,10 @@ def select_layers(model: keras.Model, layers: LayerSelection) -> list[keras.Laye
       selected one is covered by it), parents before children, in model order.
 
     >>> import keras
+    >>> import tapelab
     >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, name="a"),
     ...                       keras.layers.Dense(1, name="b")], name="m")
-    >>> [layer.name for layer in select_layers(m, ["b", 0])]
+    >>> [layer.name for layer in tapelab.select_layers(m, ["b", 0])]
     ['a', 'b']
     """
     return _choose(model, layers)[0]
@@ -296,9 +298,10 @@ def trainable_variables(model: keras.Model, layers: LayerSelection) -> list[kera
       A list of variables, without duplicates, in model order.
 
     >>> import keras
+    >>> import tapelab
     >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, name="a"),
     ...                       keras.layers.Dense(1, name="b")], name="m")
-    >>> [v.path for v in trainable_variables(m, slice(-1, None))]
+    >>> [v.path for v in tapelab.trainable_variables(m, slice(-1, None))]
     ['m/b/kernel', 'm/b/bias']
     """
     return resolve(model, layers).variables

@@ -166,12 +166,13 @@ def fine_tune_step(model: keras.Model, layers: LayerSelection, loss_fn: Callable
       The scalar loss tensor of the step, before the update (unscaled).
 
     >>> import keras, numpy as np
+    >>> import tapelab
     >>> m = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, name="w")])
     >>> m.set_weights([np.array([[0.5]], "float32"), np.zeros(1, "float32")])
     >>> x, y = np.ones((4, 1), "float32"), np.zeros((4, 1), "float32")
     >>> opt = keras.optimizers.SGD(0.1)
-    >>> losses = [float(fine_tune_step(m, ["w"], keras.losses.MeanSquaredError(),
-    ...                                x, y, opt)) for _ in range(3)]
+    >>> losses = [float(tapelab.fine_tune_step(m, ["w"], keras.losses.MeanSquaredError(),
+    ...                                        x, y, opt)) for _ in range(3)]
     >>> [round(v, 4) for v in losses]  # loss (w + b)**2; w, b <- w, b - 0.1 * 2(w + b)
     [0.25, 0.09, 0.0324]
     """
