@@ -3,10 +3,12 @@
 `make docs` runs exactly that, with warnings as errors (`-W --keep-going`), nitpicky.
 The book's own extensions live in docs/_ext/, one idea each:
   - book_pages: writes the generated pages (API reference, errata, speed) and copies the
-    notebooks in, at the start of every build (``builder-inited``);
+    notebooks in, at the start of every build (``builder-inited``); book_api makes the
+    API reference's text;
   - book_tracks: a notebook page's previous and next follow its reading track;
-  - book_links: a link from a notebook to a repository file (README.md, examples/)
-    goes to that file on the code host; a docstring's bare class name resolves;
+  - book_links: a notebook's link to the published book is a cross-reference here; its
+    link to a repository file (README.md, examples/) goes to that file on the code
+    host; a docstring's bare class name resolves;
   - book_search: the search finds decimal numbers ("12.0").
 Offline throughout: no intersphinx, MathJax served from the site itself.
 """

@@ -264,7 +264,7 @@ def build_parser():
     run.set_defaults(func=cmd_run_notebooks)
     copy = sub.add_parser("notebooks", help="copy the notebooks into a folder, to run them "
                           "in Jupyter", description="Copy tapelab's notebooks, and the example "
-                          "script notebook 08 runs (examples/), into the folder DEST (made if "
+                          "script notebook 08 links (examples/), into the folder DEST (made if "
                           "missing). Running them needs the notebooks extra: "
                           "pip install 'tapelab[notebooks]'.")
     copy.add_argument("dest", metavar="DEST", help="the folder to copy into")

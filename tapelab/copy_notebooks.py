@@ -1,14 +1,16 @@
-"""Copy tapelab's notebooks, and the example script they run, into a folder of yours.
+"""Copy tapelab's notebooks, and the example script they link, into a folder of yours.
 
 A wheel carries the notebooks as package data (``tapelab/_notebooks/``, and
-``tapelab/_examples/`` for the script notebook 08 runs); in a checkout of the
+``tapelab/_examples/`` for the script notebook 08 links); in a checkout of the
 repository they are the files in ``notebooks/`` and ``examples/``. Either way,
 :func:`copy_notebooks` writes the same files, laid out as in the repository: the
 notebooks at the top of the folder, the script in ``examples/``.
 """
 
 import contextlib
+import importlib.metadata
 import os
+import re
 from pathlib import Path
 
 from tapelab.replace_file import replace_files
@@ -47,6 +49,42 @@ def notebook_files() -> dict[str, Path]:
     return files
 
 
+# a notebook's Markdown link to a repository file, from notebooks/: [text](../path)
+_REPOSITORY_LINK = re.compile(rb"\]\(\.\./([^)\s\"]+)\)")
+
+
+def source_url() -> str | None:
+    """The repository's address, as the installed package records it (its Source URL)."""
+    try:
+        urls = importlib.metadata.metadata("tapelab").get_all("Project-URL") or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    found = [url.split(",", 1)[1].strip() for url in urls if url.startswith("Source,")]
+    return found[0].rstrip("/") if found else None
+
+
+def relinked(notebook: bytes, source: str | None) -> bytes:
+    """A notebook's bytes with its links to repository files fixed for the copy.
+
+    In the repository a notebook links ``../examples/...`` and ``../README.md``; in
+    the copy the notebooks sit at the top of the folder, with the script in
+    ``examples/`` beside them, and the rest of the repository is not there. So a link
+    to ``examples/`` becomes relative to the copy, and any other becomes a link to
+    the file at ``source`` (the repository's address); without one it is left as is.
+
+    >>> relinked(b'see [it](../examples/a.py), [the README](../README.md)',
+    ...          "https://example.org/r")
+    b'see [it](examples/a.py), [the README](https://example.org/r/blob/main/README.md)'
+    """
+    def fix(match):
+        path = match.group(1).decode()
+        if path.startswith("examples/"):
+            return f"]({path})".encode()
+        return f"]({source}/blob/main/{path})".encode() if source else match.group(0)
+
+    return _REPOSITORY_LINK.sub(fix, notebook)
+
+
 class NotebooksInTheWay(FileExistsError):
     """Files of the names :func:`copy_notebooks` writes are already in the folder."""
 
@@ -79,8 +117,9 @@ def copy_notebooks(dest: str | os.PathLike, *, overwrite: bool = False,
                    solutions: bool = True) -> list[Path]:
     """Copy the notebooks (and what they run) into the folder ``dest``, all or nothing.
 
-    The folder is created if it is missing. A file that is already there is
-    never replaced unless ``overwrite=True``: otherwise nothing is copied, and
+    A notebook's links to repository files are fixed for the copy (see
+    :func:`relinked`). The folder is created if it is missing. A file that is
+    already there is never replaced unless ``overwrite=True``: otherwise nothing is copied, and
     the error names the files in the way. Every file is written to a temporary
     name beside its target first, and only when all are written do they take
     their names: a full disk or a read-only folder leaves the folder as it was.
@@ -135,12 +174,17 @@ def copy_notebooks(dest: str | os.PathLike, *, overwrite: bool = False,
     made = [f for f in folders if not f.exists()]
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
+    url = source_url()
+
+    def copied(name, path):
+        data = path.read_bytes()
+        if not name.endswith(".ipynb"):
+            return data
+        return relinked(without_solutions(data) if not solutions else data, url)
+
     try:
-        return replace_files({
-            targets[name]: (without_solutions(source.read_bytes())
-                            if not solutions and name.endswith(".ipynb")
-                            else source.read_bytes())
-            for name, source in files.items()})
+        return replace_files({targets[name]: copied(name, path)
+                              for name, path in files.items()})
     except BaseException:
         for folder in reversed(made):  # the folders this call made, if still empty
             with contextlib.suppress(OSError):

@@ -1,13 +1,14 @@
-"""tapelab notebooks DEST: the notebooks, and the script they run, copied into a folder."""
+"""tapelab notebooks DEST: the notebooks, and the script 08 links, copied into a folder."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tapelab.copy_notebooks import copy_notebooks, notebook_files
+from tapelab.copy_notebooks import copy_notebooks, notebook_files, relinked, source_url
 
 ROOT = Path(__file__).parent.parent
 
@@ -18,14 +19,49 @@ def tapelab(*args):
 
 
 def test_every_notebook_and_the_example_script_are_copied_byte_for_byte(tmp_path):
+    """Byte for byte, but for the links to repository files (relinked for the copy)."""
     written = copy_notebooks(tmp_path / "new" / "folder")
     names = sorted(p.relative_to(tmp_path / "new" / "folder").as_posix() for p in written)
     notebooks = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
     assert names == sorted(notebooks + ["examples/multi_worker_fine_tune.py"])
+    unchanged = 0
     for path in written:
-        assert path.read_bytes() == notebook_files()[path.relative_to(
-            tmp_path / "new" / "folder").as_posix()].read_bytes()
+        source = notebook_files()[path.relative_to(tmp_path / "new" / "folder").as_posix()]
+        expected = source.read_bytes()
+        if path.suffix == ".ipynb":
+            expected = relinked(expected, source_url())
+        unchanged += expected == source.read_bytes()
+        assert path.read_bytes() == expected
         assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    assert unchanged >= 5  # the notebooks without such links, and the script
+
+
+def test_links_to_repository_files_work_in_the_copy(tmp_path):
+    """The copy has no notebooks/ folder above it: ../examples/ becomes examples/ (copied
+    beside the notebooks), any other repository file the repository's address."""
+    written = copy_notebooks(tmp_path)
+    url = source_url()
+    assert url and url.startswith("https://")
+    seen_example = seen_url = False
+    for path in written:
+        if path.suffix != ".ipynb":
+            continue
+        text = path.read_text()
+        assert "](../" not in text, path.name
+        for target in re.findall(r"\]\((examples/[^)\s\"]+)\)", text):
+            assert (tmp_path / target).is_file(), target
+            seen_example = True
+        seen_url |= f"]({url}/blob/main/README.md)" in text
+    assert seen_example and seen_url
+
+
+def test_relinking_leaves_links_between_notebooks_and_web_links_alone():
+    text = (b"[notebook 05](05_fine_tuning_layer_subsets.ipynb) [web](https://x.org/a) "
+            b"[up](../README.md#install)")
+    assert relinked(text, "https://h/r") == (
+        b"[notebook 05](05_fine_tuning_layer_subsets.ipynb) [web](https://x.org/a) "
+        b"[up](https://h/r/blob/main/README.md#install)")
+    assert relinked(text, None) == text  # no address known: nothing invented
 
 
 def _umask():
@@ -134,7 +170,8 @@ def test_without_solutions_leaves_out_the_solution_cells_and_keeps_the_exercises
 
     copy_notebooks(tmp_path, solutions=False)
     for path in sorted(tmp_path.glob("*.ipynb")):
-        original = nbformat.read(ROOT / "notebooks" / path.name, as_version=4)
+        original = nbformat.reads(relinked((ROOT / "notebooks" / path.name).read_bytes(),
+                                           source_url()).decode(), as_version=4)
         copied = nbformat.read(path, as_version=4)
         tags = [c.metadata.get("tags", []) for c in copied.cells]
         assert not any("solution" in t for t in tags), path.name

@@ -170,3 +170,36 @@ def test_every_figure_has_alt_text(path):
         elif "\n" in alt:
             problems.append(f"cell {i + 1}: alt text on one line")
     assert not problems, f"{path.name}:\n" + "\n".join(problems)
+
+
+BOOK_PAGES = {"index", "api", "errata", "speed", "checking_notebooks"}
+
+
+def test_links_to_the_published_book_name_a_page_or_an_api_entry_that_exists():
+    """A notebook links the book's API reference or Speed page by its published address
+    (it works in Jupyter); the book turns each into a cross-reference
+    (docs/_ext/book_links.py), and the build fails on one that names nothing. Here,
+    without a build: each names a page the book has or a public name of tapelab."""
+    import sys
+
+    import tapelab
+
+    sys.path.insert(0, str(NOTEBOOK_DIR.parent / "docs" / "_ext"))
+    import book_links
+
+    base = book_links.documentation_url()
+    seen = []
+    for path in NOTEBOOKS:
+        for i, source in _markdown(path):
+            for text, target in links(source):
+                if not target.startswith(base):
+                    continue
+                kind_name = book_links.book_target(target, base)
+                assert kind_name, f"{path.name} cell {i + 1}: {target} names no page"
+                kind, name = kind_name
+                if kind == "py":
+                    assert name.removeprefix("tapelab.") in tapelab.__all__, target
+                else:
+                    assert name.lstrip("/") in BOOK_PAGES, target
+                seen.append(target)
+    assert len(seen) >= 6  # the API reference and the Speed page, from 07, 08 and 09

@@ -65,6 +65,31 @@ def run_blocks(blocks, cwd, timeout=900):
     return proc.returncode, outputs, proc.stderr
 
 
+def paste_problems(block):
+    """What goes wrong when ``block`` is pasted, line by line, at Python's ``>>>`` prompt.
+
+    The prompt reads a compound statement until a blank line: a ``print`` straight
+    after a ``with`` block, unindented, is a SyntaxError there (and the whole block
+    is lost), though the same lines run as a script. Nothing is executed here.
+    """
+    import code
+
+    problems = []
+
+    class Prompt(code.InteractiveConsole):
+        def runcode(self, compiled):
+            pass  # only how the prompt reads the lines matters
+
+        def showsyntaxerror(self, *args, **kwargs):
+            problems.append(f"line {number}: {line!r} is a SyntaxError at the prompt")
+
+    prompt = Prompt()
+    for number, line in enumerate(block.splitlines(), 1):
+        prompt.push(line)
+    prompt.push("")
+    return problems
+
+
 def output_problems(blocks, outputs):
     """Each shown output that its block did not print, in order; empty when all hold."""
     problems = []
@@ -123,6 +148,17 @@ def test_the_runner_fails_on_a_broken_snippet_and_a_wrong_output(tmp_path):
     assert len(output_problems(swapped, outputs)) == 1
 
 
+def test_the_paste_check_sees_what_the_interactive_prompt_rejects():
+    assert paste_problems("with open('f') as f:\n    y = 1\nprint(y)") != []
+    assert paste_problems("with open('f') as f:\n    y = 1\n\nprint(y)") == []
+    assert paste_problems("def f():\n    a = 1\n\n    return a") != []  # blank line inside
+
+
+def test_every_python_block_can_be_pasted_at_the_interactive_prompt():
+    for k, block in enumerate(python_blocks(_text()), 1):
+        assert not paste_problems(block), f"README block {k}: {paste_problems(block)}"
+
+
 # ---------------------------------------------------------------- the README
 
 
@@ -179,7 +215,7 @@ def link_problems(text, root=ROOT):
 
 
 @pytest.mark.skipif(not (ROOT / ".git").exists(),
-                    reason="an sdist leaves out some linked files (CONTRIBUTING.md, .ci/)")
+                    reason="links are checked in a clone of the repository")
 @pytest.mark.parametrize("name", ["README.md", "CONTRIBUTING.md"])
 def test_every_relative_link_points_to_a_file_that_exists(name):
     text = (ROOT / name).read_text(encoding="utf-8")

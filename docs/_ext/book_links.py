@@ -1,5 +1,9 @@
 """The book's links that Sphinx alone cannot resolve.
 
+- A notebook links the book's API reference or Speed page by the published book's
+  address (``https://tapelab.readthedocs.io/en/latest/api.html#tapelab.vjp``), which
+  works in Jupyter; in the book that link is a Sphinx cross-reference instead.
+
 - A notebook links a repository file that is not a page of the book, as a relative
   path that works in Jupyter: ``[README](../README.md)``,
   ``[the example](../examples/multi_worker_fine_tune.py)``. In the book the notebook
@@ -11,20 +15,25 @@
   the one object of that name is the target. Several objects of that name: no guess.
 """
 
+import re
 from pathlib import Path, PurePosixPath
 
-import tomllib
 from docutils import nodes
 from sphinx import addnodes
+from sphinx.transforms import SphinxTransform
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def source_url():
-    """pyproject.toml's ``[project.urls] Source``: where the repository's files are."""
-    with open(ROOT / "pyproject.toml", "rb") as f:
-        return tomllib.load(f)["project"]["urls"]["Source"].rstrip("/")
+    """pyproject.toml's ``[project.urls] Source``: where the repository's files are.
+
+    Read with a pattern, not tomllib (Python 3.11+): the book builds on 3.10 too.
+    """
+    text = (ROOT / "pyproject.toml").read_text()
+    urls = text[text.index("[project.urls]"):]
+    return re.search(r'^Source\s*=\s*"([^"]+)"', urls, re.MULTILINE).group(1).rstrip("/")
 
 
 def repository_file(docname, target):
@@ -50,6 +59,57 @@ def repository_file(docname, target):
             parts.append(part)
     rel = "/".join(parts)
     return rel if rel and (ROOT / rel).is_file() else None
+
+
+def documentation_url():
+    """pyproject.toml's ``[project.urls] Documentation``, the published book."""
+    text = (ROOT / "pyproject.toml").read_text()
+    urls = text[text.index("[project.urls]"):]
+    found = re.search(r'^Documentation\s*=\s*"([^"]+)"', urls, re.MULTILINE)
+    return found.group(1).rstrip("/")
+
+
+def book_target(uri, base):
+    """What a link to the published book names: ``("py", "tapelab.vjp")`` for an API
+    entry, ``("doc", "/speed")`` for a page, or None for any other address.
+
+    >>> book_target("https://b.io/en/latest/api.html#tapelab.vjp", "https://b.io")
+    ('py', 'tapelab.vjp')
+    >>> book_target("https://b.io/en/latest/speed.html", "https://b.io")
+    ('doc', '/speed')
+    >>> book_target("https://elsewhere.org/speed.html", "https://b.io")
+    """
+    prefix = f"{base}/en/latest/"
+    if not uri.startswith(prefix):
+        return None
+    page, _, anchor = uri[len(prefix):].partition("#")
+    if page == "api.html" and anchor.startswith("tapelab."):
+        return "py", anchor
+    if page.endswith(".html") and not anchor:
+        return "doc", "/" + page[: -len(".html")]
+    return None
+
+
+class BookLinks(SphinxTransform):
+    """A notebook's link to the published book (it works in Jupyter) is, in the book, a
+    Sphinx cross-reference: to the API entry or the page it names. The build checks
+    it like any other (nitpicky, warnings are errors), and it never leaves the site.
+    """
+
+    default_priority = 500
+
+    def apply(self, **kwargs):
+        base = documentation_url()
+        for node in list(self.document.findall(nodes.reference)):
+            target = book_target(node.get("refuri", ""), base)
+            if target is None:
+                continue
+            kind, name = target
+            xref = addnodes.pending_xref(
+                "", *node.children, refdomain="py" if kind == "py" else "std",
+                reftype="obj" if kind == "py" else "doc", reftarget=name,
+                refexplicit=True, refwarn=True, refdoc=self.env.docname)
+            node.replace_self(xref)
 
 
 class RepositoryFileLinks(SphinxPostTransform):
@@ -92,6 +152,7 @@ def _resolve_short_name(app, env, node, contnode):
 
 
 def setup(app):
+    app.add_transform(BookLinks)
     app.add_post_transform(RepositoryFileLinks)
     app.connect("missing-reference", _resolve_short_name)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

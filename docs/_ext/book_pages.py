@@ -51,7 +51,7 @@ SHOWN_IN = {
     "tape.watch(layer.weights)": (
         "05_fine_tuning_layer_subsets", "failure-3-tapewatchlayerweights-raises-valueerror"),
     "watch() picks what the tape records": (
-        "05_fine_tuning_layer_subsets", "failure-4-the-gradient-of-the-softmax-output-is-zero"),
+        "03_tape_watch", "trainable-variables-are-watched-automatically"),
     "grad of softmax output trains": (
         "05_fine_tuning_layer_subsets", "failure-4-the-gradient-of-the-softmax-output-is-zero"),
     "per-layer apply_gradients": (

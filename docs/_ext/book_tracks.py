@@ -50,13 +50,27 @@ def _link(app, pagename, docname, subtitle=None):
 
 
 def set_neighbours(app, pagename, templatename, context, doctree):
-    """html-page-context: a notebook page's previous and next(s), along its track."""
+    """html-page-context: a notebook page's previous and next(s), along its track.
+
+    The first notebook's previous is the home page. A page that is not a notebook
+    (the reference pages) gets no notebook as a neighbour: the sidebar would make the
+    last notebook of one track lead into them, and no track goes there.
+    """
     docs = _notebook_docs(app.env)
     number = pagename.split("/")[-1][:2] if pagename.startswith("notebooks/") else None
     if number not in docs:
+        if pagename != app.config.root_doc:
+            for key in ("prev", "next"):
+                if context.get(key) and "notebooks/" in context[key]["link"]:
+                    context[key] = None
         return
     previous, nexts = neighbours(number)
-    context["prev"] = _link(app, pagename, docs[previous]) if previous in docs else None
+    if previous in docs:
+        context["prev"] = _link(app, pagename, docs[previous])
+    elif previous is None:
+        context["prev"] = _link(app, pagename, app.config.root_doc)  # the home page
+    else:
+        context["prev"] = None
     shown = [(n, track) for n, track in nexts if n in docs]
     several = len(shown) > 1
     links = [_link(app, pagename, docs[n], f"next on the {track} track" if several else None)

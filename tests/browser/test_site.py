@@ -345,10 +345,20 @@ def test_previous_and_next_follow_the_reading_track(visit, notebook):
     v = visit(f"notebooks/{notebook.stem}.html")
     prev_links = v.page.eval_on_selector_all("a.left-prev", "as => as.map(a => a.getAttribute('href'))")
     next_links = v.page.eval_on_selector_all("a.right-next", "as => as.map(a => a.getAttribute('href'))")
-    assert [h[:2] for h in prev_links] == ([previous] if previous else []), prev_links
+    home = ".."  # the first notebook's previous is the home page, ../index.html
+    assert [h[:2] for h in prev_links] == [previous or home], prev_links
     assert [h[:2] for h in next_links] == [n for n, _ in nexts], next_links
     for link in v.page.locator("a.right-next").all():
         assert link.is_visible()
+
+
+@pytest.mark.parametrize("path", ["api.html", "errata.html", "speed.html",
+                                  "checking_notebooks.html"])
+def test_reference_pages_lead_into_no_track(visit, path):
+    v = visit(path)
+    links = v.page.eval_on_selector_all("a.left-prev, a.right-next",
+                                        "as => as.map(a => a.getAttribute('href'))")
+    assert not [h for h in links if "notebooks/" in h], links
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
@@ -383,12 +393,18 @@ def test_the_copy_button_copies_a_code_cell_and_outputs_have_none(browser, serve
         context.close()
 
 
-def test_long_code_lines_scroll_instead_of_wrapping(visit):
-    v = visit("notebooks/06_beyond_the_basics.html")
-    styles = v.page.eval_on_selector_all(
-        ".cell_input pre, .cell_output pre",
-        "ps => ps.map(p => [getComputedStyle(p).whiteSpace, getComputedStyle(p).overflowX])")
-    assert styles and all(ws == "pre" and ox == "auto" for ws, ox in styles), set(map(tuple, styles))
+def test_long_code_lines_scroll_and_outputs_wrap(visit):
+    """Code keeps its lines (a wrapped line reads as broken indentation) and scrolls;
+    an output, mostly sentences and numbers, wraps at the column's edge."""
+    v = visit("notebooks/08_fine_tuning_for_real.html")
+    style = "ps => ps.map(p => [getComputedStyle(p).whiteSpace, getComputedStyle(p).overflowX])"
+    code = v.page.eval_on_selector_all(".cell_input pre", style)
+    assert code and all(ws == "pre" and ox == "auto" for ws, ox in code), set(map(tuple, code))
+    outputs = v.page.eval_on_selector_all(".cell_output pre", style)
+    assert outputs and all(ws == "pre-wrap" for ws, _ in outputs), set(map(tuple, outputs))
+    widest = v.page.eval_on_selector_all(
+        ".cell_output pre", "ps => Math.max(...ps.map(p => p.scrollWidth - p.clientWidth))")
+    assert widest <= 1, "an output runs past the column's edge"
 
 
 # the smallest text a plot draws, in points: matplotlib's tick labels and legend (10 pt
