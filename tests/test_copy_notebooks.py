@@ -51,7 +51,7 @@ def test_links_to_repository_files_work_in_the_copy(tmp_path):
         for target in re.findall(r"\]\((examples/[^)\s\"]+)\)", text):
             assert (tmp_path / target).is_file(), target
             seen_example = True
-        seen_url |= f"]({url}/blob/main/README.md)" in text
+        seen_url |= f"]({url}/blob/main/README.md" in text
     assert seen_example and seen_url
 
 

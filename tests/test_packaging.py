@@ -147,8 +147,11 @@ def test_a_fresh_venv_copies_the_notebooks_from_the_wheel_and_runs_one(fresh):
     dest = where / "my notebooks"
     done = run(python.parent / "tapelab", "notebooks", dest, cwd=where, env=env)
     assert "9 notebooks copied into" in done.stdout
-    for nb in (ROOT / "notebooks").glob("*.ipynb"):
-        assert (dest / nb.name).read_bytes() == nb.read_bytes()
+    from tapelab.copy_notebooks import relinked, source_url
+
+    for nb in (ROOT / "notebooks").glob("*.ipynb"):  # links to repository files relinked
+        copied = (dest / nb.name).read_bytes()  # with the wheel's own Source URL
+        assert copied == relinked(nb.read_bytes(), source_url()) and b"](../" not in copied
     # which Python and which tapelab the kernel runs: the venv's
     probe = dest / "probe.ipynb"
     probe.write_text(json.dumps({
