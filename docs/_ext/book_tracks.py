@@ -73,7 +73,7 @@ def set_neighbours(app, pagename, templatename, context, doctree):
         context["prev"] = None
     shown = [(n, track) for n, track in nexts if n in docs]
     several = len(shown) > 1
-    links = [_link(app, pagename, docs[n], f"next on the {track} track" if several else None)
+    links = [_link(app, pagename, docs[n], f"Next on the {track} track" if several else None)
              for n, track in shown]
     context["next"] = links[0] if links else None
     context["tapelab_nexts"] = links  # components/prev-next.html shows them all

@@ -350,6 +350,9 @@ def test_previous_and_next_follow_the_reading_track(visit, notebook):
     assert [h[:2] for h in next_links] == [n for n, _ in nexts], next_links
     for link in v.page.locator("a.right-next").all():
         assert link.is_visible()
+    if len(nexts) > 1:  # each says which track it continues, as written (not Title Cased)
+        subtitles = v.page.locator("a.right-next .prev-next-subtitle").all_inner_texts()
+        assert subtitles == [f"Next on the {track} track" for _, track in nexts], subtitles
 
 
 @pytest.mark.parametrize("path", ["api.html", "errata.html", "speed.html",
