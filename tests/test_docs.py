@@ -124,6 +124,7 @@ def test_a_notebook_s_neighbours_follow_its_track():
 
 
 def test_a_notebook_link_to_a_repository_file_resolves_only_to_a_real_file():
+    pytest.importorskip("sphinx")  # the `docs` extra (not in `make test-min`'s venv)
     links = ext("book_links")
     doc = "notebooks/08_fine_tuning_for_real"
     assert links.repository_file(doc, "../examples/multi_worker_fine_tune.py") == \

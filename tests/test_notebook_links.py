@@ -184,6 +184,7 @@ def test_links_to_the_published_book_name_a_page_or_an_api_entry_that_exists():
 
     import tapelab
 
+    pytest.importorskip("sphinx")  # the `docs` extra (not in `make test-min`'s venv)
     sys.path.insert(0, str(NOTEBOOK_DIR.parent / "docs" / "_ext"))
     import book_links
 
