@@ -33,6 +33,7 @@ PAD = 6  # px inside a box
 GAP_X, GAP_Y = 18, 46  # px between boxes, between layers
 MAX_TITLE = 44  # characters of a node's first row
 MAX_WIDTH = 900  # px; 700 / 900 * 12 px = 9.3 px at a 700 px column
+LABEL_GAP = 8  # px between a cut's arrow (its head is 9 px wide) and its label
 
 STYLE = {  # kind -> (fill, stroke)
     "source": ("#dbeafe", "#1d4ed8"),
@@ -149,7 +150,13 @@ def svg(recording, label="tape"):
     """The picture of ``recording`` as an SVG document (a string)."""
     nodes, cuts = recording.nodes, {(c.source, c.target): c.cause for c in recording.cuts}
     boxes, width, height, index = layout(nodes)
-    width = max([width] + [_label_width(c) + 2 * PAD for c in cuts.values()])
+    for n in nodes:  # room beside each cut's arrow for its label: widen to the right
+        for k, i in enumerate(n.inputs):
+            cause = cuts.get((i, n.name))
+            if cause and i in boxes:
+                x2 = _end_x(boxes[n.name], k, len(n.inputs))
+                if _label_place(x2, cause, width) is None:
+                    width = x2 + LABEL_GAP + _label_width(cause) + PAD
     note = recording.note
     if width > MAX_WIDTH:
         note = " ".join(x for x in (note, (
@@ -181,6 +188,25 @@ def _label_width(cause):
     return len(f"cut: {cause}") * CHAR
 
 
+def _end_x(box, k, n):
+    """Where the ``k``-th of ``n`` edges into ``box`` ends: spread along its top."""
+    x, _, w, _ = box
+    return x + w * (k + 1) / (n + 1)
+
+
+def _label_place(x2, cause, width):
+    """``(x, text-anchor)`` of a cut's label beside its arrow, which ends at ``x2``.
+
+    Right of the arrow if the label fits there, else left of it; ``None`` if it fits on
+    neither side (the picture is then widened). Never across the arrow itself.
+    """
+    if x2 + LABEL_GAP + _label_width(cause) <= width - PAD:
+        return x2 + LABEL_GAP, "start"
+    if x2 - LABEL_GAP - _label_width(cause) >= PAD:
+        return x2 - LABEL_GAP, "end"
+    return None
+
+
 def _marker(name, colour, size):
     return (f'<marker id="{name}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="{size}" '
             f'markerHeight="{size}" markerUnits="userSpaceOnUse" orient="auto-start-reverse">'
@@ -200,19 +226,18 @@ def _wrap(text, width):
 
 def _edge(a, b, cause, recorded, k, n, width):
     ax, ay, aw, ah = a
-    bx, by, bw, _ = b
     x1, y1 = ax + aw / 2, ay + ah
-    x2, y2 = bx + bw * (k + 1) / (n + 1), by
+    x2, y2 = _end_x(b, k, n), b[1]
     mid = (y1 + y2) / 2
     path = f"M{x1:.1f},{y1:.1f} C{x1:.1f},{mid:.1f} {x2:.1f},{mid:.1f} {x2:.1f},{y2 - 1:.1f}"
     if cause:  # the label just above the end of the edge, where cuts never share a spot,
-        # moved left as far as it must to stay inside the picture
-        label_x = max(PAD, min(x2 + 6, width - PAD - _label_width(cause)))
+        # beside the arrow (svg() made the picture wide enough for one side)
+        label_x, anchor = _label_place(x2, cause, width)
         return (f'<g class="cut"><title>gradient cut: {escape(cause)}</title>'
                 f'<path d="{path}" fill="none" stroke="{CUT}" stroke-width="2" '
                 f'stroke-dasharray="7 4" marker-end="url(#cutarrow)"/>'
                 f'<text x="{label_x:.1f}" y="{max(y2 - 8, FONT):.1f}" fill="{CUT}" '
-                f'font-weight="bold">cut: {escape(cause)}</text></g>')
+                f'text-anchor="{anchor}" font-weight="bold">cut: {escape(cause)}</text></g>')
     dash = "" if recorded else ' stroke-dasharray="2 3"'
     colour = "#374151" if recorded else "#9ca3af"
     return (f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="1.3"{dash} '
