@@ -169,6 +169,10 @@ def test_every_figure_has_alt_text(path):
                             "shows, its axes and its point)")
         elif "\n" in alt:
             problems.append(f"cell {i + 1}: alt text on one line")
+        images = [o for o in cell.outputs if any(k.startswith("image/") for k in o.get("data", {}))]
+        if len(images) > 1:  # myst-nb gives every image of a cell the cell's one alt text
+            problems.append(f"cell {i + 1}: {len(images)} figures share one alt text; "
+                            "show one figure per cell, each with its own")
     assert not problems, f"{path.name}:\n" + "\n".join(problems)
 
 
