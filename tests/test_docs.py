@@ -141,7 +141,8 @@ def test_the_search_keeps_decimal_numbers_whole():
     lang = ext("book_search").SearchNumbers({})
     words = lang.split("says 6.0, TensorFlow says 12.0 at x = 5")
     assert "12.0" in words and "6.0" in words
-    assert all(lang.word_filter(lang.stem(w)) for w in ["12.0", "6.0"])
+    assert all(lang.word_filter(lang.stem(w)) for w in ["12.0", "6.0", "1797"])
+    assert not lang.word_filter("the")  # stopwords stay out
     assert "splitQuery" in lang.js_splitter_code
 
 

@@ -12,7 +12,7 @@ outputs; the API page has an entry for every name in ``tapelab.__all__``. And wh
 guides a reader: the home page's blurbs name their notebooks, links between notebooks
 open the notebook they name, previous/next follow the tracks, the copy button copies
 code, long lines scroll, plot text is at least 9 px as displayed, images have alt
-text, the search finds "12.0", and errata rows link to their notebook section.
+text, the search finds "12.0" and "1797", and errata rows link to their notebook section.
 Screenshots of the home page and of a notebook page go to build/site-screenshots/.
 """
 
@@ -483,6 +483,19 @@ def test_search_finds_a_number_with_its_excerpt(visit):
     first_01 = results.filter(has=v.page.locator('a[href*="01_gradient_tape_basics"]')).first
     first_01.locator("p.context").first.wait_for(timeout=30000)
     assert "12.0" in first_01.locator("p.context").first.inner_text()
+
+
+def test_search_finds_a_whole_number_with_its_excerpt(visit):
+    """Sphinx's search script drops a query word made only of digits; the book's
+    search_whole_numbers.js puts it back. 1797, the digits data's size, is in 08 only."""
+    v = visit("search.html?q=1797")
+    results = v.page.locator("#search-results li")
+    results.first.wait_for(timeout=30000)
+    hrefs = results.locator("a").evaluate_all("as => as.map(a => a.getAttribute('href'))")
+    assert any("08_fine_tuning_for_real" in h for h in hrefs), hrefs
+    first_08 = results.filter(has=v.page.locator('a[href*="08_fine_tuning_for_real"]')).first
+    first_08.locator("p.context").first.wait_for(timeout=30000)
+    assert "1797" in first_08.locator("p.context").first.inner_text()
 
 
 def test_errata_rows_link_to_the_cell_that_shows_them(visit, server):
