@@ -1,4 +1,4 @@
-"""The book's search finds numbers: "12.0" finds notebook 01, "1797" finds notebook 09.
+"""The book's search finds numbers: "12.0" finds notebook 01, "1797" finds notebook 08.
 
 Sphinx's English search splits "12.0" into "12" and "0" and indexes neither (it drops
 words made only of digits, in the index and in the query). The notebooks' point is

@@ -16,7 +16,9 @@ from __future__ import annotations
 import re
 from xml.sax.saxutils import escape as _xml_escape
 
+from tapelab.drawing import labels
 from tapelab.drawing.numbers import shown
+from tapelab.drawing.sizes import CHAR, FONT, GAP_X, GAP_Y, LINE, MAX_TITLE, MAX_WIDTH, PAD
 
 # what XML 1.0 cannot hold (control characters), and terminal colour codes in error texts
 _UNSHOWABLE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -25,15 +27,6 @@ _UNSHOWABLE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f
 def escape(text):
     """``text`` as SVG text: colour codes and control characters dropped, ``<&>`` escaped."""
     return _xml_escape(_UNSHOWABLE.sub("", str(text)))
-
-FONT = 12  # px
-CHAR = 7.3  # px per monospace character at FONT
-LINE = 16  # px per text row
-PAD = 6  # px inside a box
-GAP_X, GAP_Y = 18, 46  # px between boxes, between layers
-MAX_TITLE = 44  # characters of a node's first row
-MAX_WIDTH = 900  # px; 700 / 900 * 12 px = 9.3 px at a 700 px column
-LABEL_GAP = 8  # px between a cut's arrow (its head is 9 px wide) and its label
 
 STYLE = {  # kind -> (fill, stroke)
     "source": ("#dbeafe", "#1d4ed8"),
@@ -150,13 +143,15 @@ def svg(recording, label="tape"):
     """The picture of ``recording`` as an SVG document (a string)."""
     nodes, cuts = recording.nodes, {(c.source, c.target): c.cause for c in recording.cuts}
     boxes, width, height, index = layout(nodes)
-    for n in nodes:  # room beside each cut's arrow for its label: widen to the right
-        for k, i in enumerate(n.inputs):
-            cause = cuts.get((i, n.name))
-            if cause and i in boxes:
-                x2 = _end_x(boxes[n.name], k, len(n.inputs))
-                if _label_place(x2, cause, width) is None:
-                    width = x2 + LABEL_GAP + _label_width(cause) + PAD
+    edges = _edges(nodes, boxes)
+    places, (grow_left, grow_right) = labels.place(
+        [((i, t), c, cuts[i, t]) for i, t, c in edges if (i, t) in cuts],
+        [c for _, _, c in edges], width)
+    if grow_left or grow_right:  # room for a label beside its arrow: everything moves right
+        boxes = {name: (x + grow_left, y, w, h) for name, (x, y, w, h) in boxes.items()}
+        edges = _edges(nodes, boxes)
+        places = {key: (x + grow_left, y) for key, (x, y) in places.items()}
+        width += grow_left + grow_right
     note = recording.note
     if width > MAX_WIDTH:
         note = " ".join(x for x in (note, (
@@ -170,11 +165,8 @@ def svg(recording, label="tape"):
             f'Consolas, monospace" font-size="{FONT}">')
     out = [head, f"<title>{escape(label)}</title>", "<defs>" + _marker("arrow", "#374151", 8)
            + _marker("cutarrow", CUT, 9) + "</defs>"]
-    for n in nodes:
-        for k, i in enumerate(n.inputs):
-            if i in boxes:
-                out.append(_edge(boxes[i], boxes[n.name], cuts.get((i, n.name)),
-                                 index[i].recorded, k, len(n.inputs), width))
+    for i, t, c in edges:
+        out.append(_edge(c, cuts.get((i, t)), index[i].recorded, places.get((i, t))))
     for n in nodes:
         out.append(_box(n, boxes[n.name]))
     for k, line in enumerate(note_rows):
@@ -184,27 +176,10 @@ def svg(recording, label="tape"):
     return "\n".join(out)
 
 
-def _label_width(cause):
-    return len(f"cut: {cause}") * CHAR
-
-
-def _end_x(box, k, n):
-    """Where the ``k``-th of ``n`` edges into ``box`` ends: spread along its top."""
-    x, _, w, _ = box
-    return x + w * (k + 1) / (n + 1)
-
-
-def _label_place(x2, cause, width):
-    """``(x, text-anchor)`` of a cut's label beside its arrow, which ends at ``x2``.
-
-    Right of the arrow if the label fits there, else left of it; ``None`` if it fits on
-    neither side (the picture is then widened). Never across the arrow itself.
-    """
-    if x2 + LABEL_GAP + _label_width(cause) <= width - PAD:
-        return x2 + LABEL_GAP, "start"
-    if x2 - LABEL_GAP - _label_width(cause) >= PAD:
-        return x2 - LABEL_GAP, "end"
-    return None
+def _edges(nodes, boxes):
+    """``(input, consumer, curve)`` of every edge, in drawing order."""
+    return [(i, n.name, labels.curve(boxes[i], boxes[n.name], k, len(n.inputs)))
+            for n in nodes for k, i in enumerate(n.inputs) if i in boxes]
 
 
 def _marker(name, colour, size):
@@ -224,20 +199,15 @@ def _wrap(text, width):
     return [*lines, line] if line else lines
 
 
-def _edge(a, b, cause, recorded, k, n, width):
-    ax, ay, aw, ah = a
-    x1, y1 = ax + aw / 2, ay + ah
-    x2, y2 = _end_x(b, k, n), b[1]
-    mid = (y1 + y2) / 2
-    path = f"M{x1:.1f},{y1:.1f} C{x1:.1f},{mid:.1f} {x2:.1f},{mid:.1f} {x2:.1f},{y2 - 1:.1f}"
-    if cause:  # the label just above the end of the edge, where cuts never share a spot,
-        # beside the arrow (svg() made the picture wide enough for one side)
-        label_x, anchor = _label_place(x2, cause, width)
+def _edge(c, cause, recorded, place):
+    path = c.path()
+    if cause:  # dashed, with its label where labels.place put it
+        x, y = place
         return (f'<g class="cut"><title>gradient cut: {escape(cause)}</title>'
                 f'<path d="{path}" fill="none" stroke="{CUT}" stroke-width="2" '
                 f'stroke-dasharray="7 4" marker-end="url(#cutarrow)"/>'
-                f'<text x="{label_x:.1f}" y="{max(y2 - 8, FONT):.1f}" fill="{CUT}" '
-                f'text-anchor="{anchor}" font-weight="bold">cut: {escape(cause)}</text></g>')
+                f'<text x="{x:.1f}" y="{y:.1f}" fill="{CUT}" text-anchor="start" '
+                f'font-weight="bold">{escape(labels.text(cause))}</text></g>')
     dash = "" if recorded else ' stroke-dasharray="2 3"'
     colour = "#374151" if recorded else "#9ca3af"
     return (f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="1.3"{dash} '

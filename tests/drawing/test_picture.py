@@ -82,32 +82,3 @@ def test_a_picture_wider_than_a_column_says_so_and_labels_stay_on_it():
     ys = [float(t.get("y")) for t in ET.fromstring(cut).iter(
         f"{SVG}text")]
     assert min(ys) > 0
-
-
-def cut_labels(svg_text):
-    """Each cut's (arrow end x, label's left x, label's right x) and the picture's width."""
-    root = ET.fromstring(svg_text)
-    out = []
-    for g in root.iter(f"{SVG}g"):
-        if g.get("class") == "cut":
-            x2 = float(g.find(f"{SVG}path").get("d").split()[-1].split(",")[0])
-            text = g.find(f"{SVG}text")
-            x, span = float(text.get("x")), len(text.text) * picture.CHAR
-            left = x - span if text.get("text-anchor") == "end" else x
-            out.append((x2, left, left + span))
-    return out, float(root.get("width"))
-
-
-def test_a_cut_label_sits_beside_its_arrow_never_across_it():
-    """Notebook 07's picture: a narrow graph whose cut ends mid-picture. The label used to
-    be pushed left onto its own arrow head; it sits beside the arrow, inside the picture."""
-    v = tf.Variable(2.0)
-    cases = [(lambda w: tf.stop_gradient(w * w) + 1.0, (v,)),
-             (lambda x: tf.stop_gradient(x) * 3.0 + x, (2.0,)),
-             (lambda x, y: x * tf.stop_gradient(y) + tf.stop_gradient(x * y), (1.0, 2.0))]
-    for fn, args in cases:
-        labels, width = cut_labels(tapelab.draw(fn, *args).svg())
-        assert labels
-        for x2, left, right in labels:
-            assert right <= x2 - 5 or left >= x2 + 5, (x2, left, right)  # the head is 9 px
-            assert left >= 0 and right <= width, (left, right, width)
