@@ -9,9 +9,11 @@ A cut's label ("cut: stop_gradient") is one text row just above the end of its a
 or one row higher: both rows lie in the gap between two layers, where no box is. On
 each row and each side of the arrow's end, the label slides away from the end until it
 is clear of every curve at its height and of every label placed before it. The place
-nearest the end wins: first among those at most ``NEAR`` px away and inside the picture,
-then among those near but outside it (the picture grows on that side), then any (a tie
-goes to the far side, then the lower row).
+nearest the end wins, first among those at most ``NEAR`` px away, then among those no
+nearer another arrow's end than to their own, then among those inside the picture as
+grown so far (else the picture grows on that side); a tie goes to the far side, then
+the lower row. Several cuts into one node name their inputs ("cut from a: ..."), as
+their labels cannot all sit beside their own arrows.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class Curve(NamedTuple):
         # x's control points are (x1, x1, x2, x2) and y's (y1, m, m, y2): both rise
         # monotonically in t, but with different weights, so x is not linear in y.
         lo, hi = 0.0, 1.0
-        for _ in range(40):
+        for _ in range(30):  # 2**-30 of the height: far below a pixel
             t = (lo + hi) / 2
             if self._at(t)[1] < y:
                 lo = t
@@ -79,21 +81,18 @@ def curve(a, b, k, n):
     return Curve(ax + aw / 2, ay + ah, end_x(b, k, n), b[1])
 
 
-def text(cause):
-    return f"cut: {cause}"
-
-
-def width_of(cause):
-    return len(text(cause)) * CHAR
+def text(cause, source=None):
+    """A cut's label: its cause, and the input it comes from when ``source`` is given
+    (several cuts into one node: each label says which arrow is its own)."""
+    return f"cut from {source}: {cause}" if source is not None else f"cut: {cause}"
 
 
 def _band(base):
     return base - FONT, base + DESCENT
 
 
-def _taken(band, curves, placed):
-    """The x spans taken at heights ``band``: each curve there (with its head's room),
-    and each label placed before whose row meets the band (with a character's room)."""
+def _curve_spans(band, curves):
+    """The x spans the curves take at heights ``band``, each with its head's room."""
     top, bottom = band
     spans = []
     for c in curves:
@@ -101,31 +100,53 @@ def _taken(band, curves, placed):
         if lo <= hi:
             xs = (c.x_at(lo), c.x_at(hi))
             spans.append((min(xs) - HEAD, max(xs) + HEAD))
-    for left, right, (ptop, pbottom) in placed:
-        if ptop < bottom and top < pbottom:
-            spans.append((left - CHAR, right + CHAR))
     return spans
+
+
+def _label_spans(band, placed):
+    """The x spans of the labels placed before whose row meets ``band``, with a
+    character's room."""
+    top, bottom = band
+    return [(left - CHAR, right + CHAR) for left, right, (ptop, pbottom) in placed
+            if ptop < bottom and top < pbottom]
 
 
 def _slide(x, w, spans, step):
     """The span of width ``w`` nearest ``x`` on one side that meets no span of ``spans``:
-    ``step`` +1 starts at ``x`` and moves right, -1 ends at ``x`` and moves left."""
-    left = x if step > 0 else x - w
-    moved = True
+    ``step`` +1 starts at ``x`` and moves right, -1 ends at ``x`` and moves left.
+
+    Each move goes to a span's far end and only one way (rightward the left edge only
+    grows, leftward the right edge only shrinks), so it ends after at most one move per
+    span; the edge that moves is the one compared, so no ``x - w + w`` round-off can
+    make a span meet again.
+    """
+    if step > 0:
+        left, moved = x, True
+        while moved:
+            moved = False
+            for a, b in spans:
+                if left < b and a < left + w:
+                    left, moved = b, True
+        return left
+    right, moved = x, True
     while moved:
         moved = False
         for a, b in spans:
-            if left < b and a < left + w:
-                left = b if step > 0 else a - w
-                moved = True
-    return left
+            if right - w < b and a < right:
+                right, moved = a, True
+    return right - w
+
+
+def _gap(left, right, x):
+    """How far the span ``[left, right]`` is from ``x`` (0 if it holds ``x``)."""
+    return max(left - x, x - right, 0.0)
 
 
 def place(cuts, curves, width):
     """Each cut's label place, and how much the picture grows to hold them.
 
     Args:
-      cuts: ``(key, curve, cause)`` of each cut edge, in drawing order.
+      cuts: ``(key, curve, text)`` of each cut edge, in drawing order.
       curves: every edge of the picture, cut or not.
       width: the picture's width before labels.
 
@@ -134,24 +155,29 @@ def place(cuts, curves, width):
       its baseline, and the px the picture needs beyond its left and right edges
       (0 if the labels fit), so that every label keeps ``PAD`` from the edge.
     """
-    places, placed = {}, []
-    for key, c, cause in cuts:
-        w = width_of(cause)
+    places, placed, taken = {}, [], {}
+    low, high = PAD, width - PAD  # the room for labels: the picture, as grown so far
+    for key, c, label in cuts:
+        w = len(label) * CHAR
         far = 1 if c.x1 <= c.x2 else -1  # the side away from where the curve comes
+        others = [d.x2 for d in curves if d.top == c.top and d is not c]
         options = []
         for row, up in enumerate(ROWS):
             base = max(c.top - up, FONT)
-            spans = _taken(_band(base), curves, placed)
+            band = _band(base)
+            if band not in taken:
+                taken[band] = _curve_spans(band, curves)
+            spans = taken[band] + _label_spans(band, placed)
             for step in (far, -far):
                 left = _slide(c.x2 + step * LABEL_GAP, w, spans, step)
-                distance = left - c.x2 if step > 0 else c.x2 - (left + w)
-                inside = PAD <= left and left + w <= width - PAD
-                options.append((distance > NEAR, not inside, distance, row, step != far,
-                                left, base))
+                distance = _gap(left, left + w, c.x2)
+                # nearer another arrow's end than its own: a reader would pair it wrongly
+                ambiguous = any(_gap(left, left + w, x) < distance for x in others)
+                inside = low <= left and left + w <= high
+                options.append((distance > NEAR, ambiguous, not inside, distance, row,
+                                step != far, left, base))
         *_, left, base = min(options)
         placed.append((left, left + w, _band(base)))
         places[key] = (left, base)
-    lefts = [left for left, _, _ in placed]
-    rights = [right for _, right, _ in placed]
-    return places, (max([0, *(PAD - x for x in lefts)]),
-                    max([0, *(x + PAD - width for x in rights)]))
+        low, high = min(low, left), max(high, left + w)
+    return places, (PAD - low, high - (width - PAD))

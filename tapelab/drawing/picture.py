@@ -144,9 +144,14 @@ def svg(recording, label="tape"):
     nodes, cuts = recording.nodes, {(c.source, c.target): c.cause for c in recording.cuts}
     boxes, width, height, index = layout(nodes)
     edges = _edges(nodes, boxes)
+    into = {}  # how many cut edges go into each node
+    for i, t, _, _ in edges:
+        into[t] = into.get(t, 0) + ((i, t) in cuts)
+    texts = {(i, t, k): labels.text(cuts[i, t], i if into[t] > 1 else None)
+             for i, t, k, _ in edges if (i, t) in cuts}
     places, (grow_left, grow_right) = labels.place(
-        [((i, t), c, cuts[i, t]) for i, t, c in edges if (i, t) in cuts],
-        [c for _, _, c in edges], width)
+        [((i, t, k), c, texts[i, t, k]) for i, t, k, c in edges if (i, t, k) in texts],
+        [c for *_, c in edges], width)
     if grow_left or grow_right:  # room for a label beside its arrow: everything moves right
         boxes = {name: (x + grow_left, y, w, h) for name, (x, y, w, h) in boxes.items()}
         edges = _edges(nodes, boxes)
@@ -165,8 +170,10 @@ def svg(recording, label="tape"):
             f'Consolas, monospace" font-size="{FONT}">')
     out = [head, f"<title>{escape(label)}</title>", "<defs>" + _marker("arrow", "#374151", 8)
            + _marker("cutarrow", CUT, 9) + "</defs>"]
-    for i, t, c in edges:
-        out.append(_edge(c, cuts.get((i, t)), index[i].recorded, places.get((i, t))))
+    for i, t, k, c in edges:
+        key = (i, t, k)
+        out.append(_edge(c, cuts.get((i, t)), index[i].recorded, texts.get(key),
+                         places.get(key)))
     for n in nodes:
         out.append(_box(n, boxes[n.name]))
     for k, line in enumerate(note_rows):
@@ -177,8 +184,9 @@ def svg(recording, label="tape"):
 
 
 def _edges(nodes, boxes):
-    """``(input, consumer, curve)`` of every edge, in drawing order."""
-    return [(i, n.name, labels.curve(boxes[i], boxes[n.name], k, len(n.inputs)))
+    """``(input, consumer, k, curve)`` of every edge, in drawing order: the consumer's
+    ``k``-th input."""
+    return [(i, n.name, k, labels.curve(boxes[i], boxes[n.name], k, len(n.inputs)))
             for n in nodes for k, i in enumerate(n.inputs) if i in boxes]
 
 
@@ -199,7 +207,7 @@ def _wrap(text, width):
     return [*lines, line] if line else lines
 
 
-def _edge(c, cause, recorded, place):
+def _edge(c, cause, recorded, label, place):
     path = c.path()
     if cause:  # dashed, with its label where labels.place put it
         x, y = place
@@ -207,7 +215,7 @@ def _edge(c, cause, recorded, place):
                 f'<path d="{path}" fill="none" stroke="{CUT}" stroke-width="2" '
                 f'stroke-dasharray="7 4" marker-end="url(#cutarrow)"/>'
                 f'<text x="{x:.1f}" y="{y:.1f}" fill="{CUT}" text-anchor="start" '
-                f'font-weight="bold">{escape(labels.text(cause))}</text></g>')
+                f'font-weight="bold">{escape(label)}</text></g>')
     dash = "" if recorded else ' stroke-dasharray="2 3"'
     colour = "#374151" if recorded else "#9ca3af"
     return (f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="1.3"{dash} '

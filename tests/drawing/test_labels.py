@@ -36,14 +36,15 @@ def test_a_lone_cut_label_goes_on_the_far_side_of_its_arrow():
     straight = labels.Curve(300.0, 66.0, 300.0, 112.0)
     from_left = labels.Curve(260.0, 66.0, 300.0, 112.0)
     from_right = labels.Curve(340.0, 66.0, 300.0, 112.0)
-    w = labels.width_of("stop_gradient")
+    w = len(labels.text("stop_gradient")) * labels.CHAR
     for c, left in [(straight, 300 + labels.LABEL_GAP), (from_left, 300 + labels.LABEL_GAP),
                     (from_right, 300 - labels.LABEL_GAP - w)]:
-        places, grow = labels.place([("k", c, "stop_gradient")], [c], 600.0)
+        places, grow = labels.place([("k", c, labels.text("stop_gradient"))], [c], 600.0)
         assert places["k"] == (left, 112.0 - labels.ROWS[0]) and grow == (0, 0)
     # no room left of it: the picture grows on the left, by what the label lacks
     near_edge = labels.Curve(60.0, 66.0, 20.0, 112.0)
-    places, grow = labels.place([("k", near_edge, "stop_gradient")], [near_edge], 80.0)
+    places, grow = labels.place([("k", near_edge, labels.text("stop_gradient"))],
+                                [near_edge], 80.0)
     left, _ = places["k"]
     assert left == 20 - labels.LABEL_GAP - w and grow == (labels.PAD - left, 0)
 
@@ -159,3 +160,72 @@ def test_a_label_with_no_room_beside_its_arrow_grows_the_picture_on_that_side():
     x2, left, right = min(found)
     assert right <= x2 - labels.LABEL_GAP + 0.1 and left >= picture.PAD - 0.1
     assert label_clashes(svg_text) == []
+
+
+def test_sliding_left_ends_where_round_off_once_made_it_spin():
+    """(a - w) + w can exceed a in floating point: sliding left used to set the same
+    place again and again, and picture.svg() never returned (found by review)."""
+    import threading
+
+    w = len(labels.text("stop_gradient")) * labels.CHAR
+    result = []
+    worker = threading.Thread(
+        target=lambda: result.append(labels._slide(50.0, w, [(20.2, 30.0)], -1)), daemon=True)
+    worker.start()
+    worker.join(10)
+    assert result == [20.2 - w]
+
+
+def _synthetic(rng, n_sources, n_ops):
+    """A random drawing: sources, then ops whose inputs are earlier nodes (some twice),
+    some edges cut, with names and causes of random lengths."""
+    from tapelab.drawing.record import Cut, Node, Recording
+
+    nodes, cuts = [], []
+    for k in range(n_sources):
+        nodes.append(Node("s" * rng.randint(1, 12) + str(k), "source", "source"))
+    for k in range(n_ops):
+        inputs = [rng.choice(nodes).name for _ in range(rng.randint(1, 4))]
+        node = Node(f"op{k}", "op", "AddN", inputs=inputs, args=inputs)
+        for i in set(inputs):
+            if rng.random() < 0.4:
+                cuts.append(Cut(i, node.name, "c" * rng.randint(3, 40)))
+        nodes.append(node)
+    nodes[-1].target = True
+    return Recording(nodes, cuts, "")
+
+
+def test_random_drawings_place_every_label_clear_of_everything():
+    """Two hundred random drawings (several cuts into one node, the same input twice,
+    edges that skip layers, long causes): every label clear of every curve, box and
+    other label, inside the picture; every cut edge has its own label."""
+    import random
+
+    rng = random.Random(0)
+    for _ in range(200):
+        recording = _synthetic(rng, rng.randint(1, 4), rng.randint(1, 7))
+        svg_text = picture.svg(recording)
+        assert label_clashes(svg_text) == [], svg_text
+        root = ET.fromstring(svg_text)
+        cut_edges = sum(n.inputs.count(c.source) for n in recording.nodes
+                        for c in recording.cuts if c.target == n.name)
+        texts = [(t.get("x"), t.get("y")) for g in root.iter(f"{SVG}g")
+                 if g.get("class") == "cut" for t in g.iter(f"{SVG}text")]
+        assert len(texts) == cut_edges and len(set(texts)) == cut_edges  # one place each
+
+
+def test_several_cuts_into_one_node_name_their_inputs():
+    from tapelab.drawing.record import Cut, Node, Recording
+
+    nodes = [Node("a", "source", "source"), Node("b", "source", "source"),
+             Node("c", "source", "source"),
+             Node("y", "op", "AddN", inputs=["a", "b", "c"], args=["a", "b", "c"])]
+    nodes[-1].target = True
+    svg_text = picture.svg(Recording(nodes, [Cut("a", "y", "stop_gradient"),
+                                             Cut("c", "y", "integer_path")], ""))
+    texts = sorted(t.text for g in ET.fromstring(svg_text).iter(f"{SVG}g")
+                   if g.get("class") == "cut" for t in g.iter(f"{SVG}text"))
+    assert texts == ["cut from a: stop_gradient", "cut from c: integer_path"]
+    assert label_clashes(svg_text) == []
+    one = picture.svg(Recording(nodes, [Cut("b", "y", "stop_gradient")], ""))
+    assert "cut: stop_gradient" in one and "cut from" not in one
