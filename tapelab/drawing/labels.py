@@ -12,8 +12,9 @@ is clear of every curve at its height and of every label placed before it. The p
 nearest the end wins, first among those at most ``NEAR`` px away, then among those no
 nearer another arrow's end than to their own, then among those inside the picture as
 grown so far (else the picture grows on that side); a tie goes to the far side, then
-the lower row. Several cuts into one node name their inputs ("cut from a: ..."), as
-their labels cannot all sit beside their own arrows.
+the lower row. A label that has no place within ``NEAR`` px or no nearer its own
+arrow than another's names its input ("cut from a: ..."), and so do all the labels of
+several cuts into one node.
 """
 
 from __future__ import annotations
@@ -50,13 +51,16 @@ class Curve(NamedTuple):
                 f"{self.x2:.1f},{self.mid:.1f} {self.x2:.1f},{self.y2:.1f}")
 
     def x_at(self, y):
-        """The curve's x where it is at height ``y`` (``y1 <= y <= y2``), by bisection."""
-        # x's control points are (x1, x1, x2, x2) and y's (y1, m, m, y2): both rise
-        # monotonically in t, but with different weights, so x is not linear in y.
+        """The curve's x where it is at height ``y`` (between ``y1`` and ``y2``), by bisection."""
+        # x's control points are (x1, x1, x2, x2) and y's (y1, m, m, y2): both move
+        # monotonically in t, but with different weights, so x is not linear in y. An
+        # edge into a node drawn above its input (a target sits in the bottom layer, and
+        # its consumers above it) goes up: y falls as t grows.
+        down = self.y1 <= self.y2
         lo, hi = 0.0, 1.0
         for _ in range(30):  # 2**-30 of the height: far below a pixel
             t = (lo + hi) / 2
-            if self._at(t)[1] < y:
+            if (self._at(t)[1] < y) == down:
                 lo = t
             else:
                 hi = t
@@ -96,7 +100,7 @@ def _curve_spans(band, curves):
     top, bottom = band
     spans = []
     for c in curves:
-        lo, hi = max(top, c.y1), min(bottom, c.y2)
+        lo, hi = max(top, min(c.y1, c.y2)), min(bottom, max(c.y1, c.y2))
         if lo <= hi:
             xs = (c.x_at(lo), c.x_at(hi))
             spans.append((min(xs) - HEAD, max(xs) + HEAD))
@@ -143,21 +147,24 @@ def _gap(left, right, x):
 
 
 def place(cuts, curves, width):
-    """Each cut's label place, and how much the picture grows to hold them.
+    """Each cut's label place and text, and how much the picture grows to hold them.
 
     Args:
-      cuts: ``(key, curve, text)`` of each cut edge, in drawing order.
+      cuts: ``(key, curve, text, named)`` of each cut edge, in drawing order: its label,
+        and the label that names its input, used where the first would sit more than
+        ``NEAR`` px from its arrow's end or nearer another's.
       curves: every edge of the picture, cut or not.
       width: the picture's width before labels.
 
     Returns:
-      ``({key: (x, baseline)}, (left, right))``: where each label's text starts and
-      its baseline, and the px the picture needs beyond its left and right edges
-      (0 if the labels fit), so that every label keeps ``PAD`` from the edge.
+      ``({key: (x, baseline, text)}, (left, right))``: where each label's text starts,
+      its baseline and its text, and the px the picture needs beyond its left and right
+      edges (0 if the labels fit), so that every label keeps ``PAD`` from the edge.
     """
     places, placed, taken = {}, [], {}
     low, high = PAD, width - PAD  # the room for labels: the picture, as grown so far
-    for key, c, label in cuts:
+
+    def best(c, label):
         w = len(label) * CHAR
         far = 1 if c.x1 <= c.x2 else -1  # the side away from where the curve comes
         others = [d.x2 for d in curves if d.top == c.top and d is not c]
@@ -175,9 +182,16 @@ def place(cuts, curves, width):
                 ambiguous = any(_gap(left, left + w, x) < distance for x in others)
                 inside = low <= left and left + w <= high
                 options.append((distance > NEAR, ambiguous, not inside, distance, row,
-                                step != far, left, base))
-        *_, left, base = min(options)
-        placed.append((left, left + w, _band(base)))
-        places[key] = (left, base)
-        low, high = min(low, left), max(high, left + w)
+                                step != far, left, base, label))
+        return min(options)
+
+    for key, c, label, named in cuts:
+        choice = best(c, label)
+        if choice[0] or choice[1]:  # far from its arrow, or nearer another: say whose it is
+            choice = best(c, named)
+        *_, left, base, label = choice
+        right = left + len(label) * CHAR
+        placed.append((left, right, _band(base)))
+        places[key] = (left, base, label)
+        low, high = min(low, left), max(high, right)
     return places, (PAD - low, high - (width - PAD))

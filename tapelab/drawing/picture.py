@@ -147,15 +147,16 @@ def svg(recording, label="tape"):
     into = {}  # how many cut edges go into each node
     for i, t, _, _ in edges:
         into[t] = into.get(t, 0) + ((i, t) in cuts)
-    texts = {(i, t, k): labels.text(cuts[i, t], i if into[t] > 1 else None)
+    texts = {(i, t, k): (labels.text(cuts[i, t], i if into[t] > 1 else None),
+                         labels.text(cuts[i, t], i))
              for i, t, k, _ in edges if (i, t) in cuts}
     places, (grow_left, grow_right) = labels.place(
-        [((i, t, k), c, texts[i, t, k]) for i, t, k, c in edges if (i, t, k) in texts],
+        [((i, t, k), c, *texts[i, t, k]) for i, t, k, c in edges if (i, t, k) in texts],
         [c for *_, c in edges], width)
     if grow_left or grow_right:  # room for a label beside its arrow: everything moves right
         boxes = {name: (x + grow_left, y, w, h) for name, (x, y, w, h) in boxes.items()}
         edges = _edges(nodes, boxes)
-        places = {key: (x + grow_left, y) for key, (x, y) in places.items()}
+        places = {key: (x + grow_left, y, text) for key, (x, y, text) in places.items()}
         width += grow_left + grow_right
     note = recording.note
     if width > MAX_WIDTH:
@@ -172,8 +173,7 @@ def svg(recording, label="tape"):
            + _marker("cutarrow", CUT, 9) + "</defs>"]
     for i, t, k, c in edges:
         key = (i, t, k)
-        out.append(_edge(c, cuts.get((i, t)), index[i].recorded, texts.get(key),
-                         places.get(key)))
+        out.append(_edge(c, cuts.get((i, t)), index[i].recorded, places.get(key)))
     for n in nodes:
         out.append(_box(n, boxes[n.name]))
     for k, line in enumerate(note_rows):
@@ -207,10 +207,10 @@ def _wrap(text, width):
     return [*lines, line] if line else lines
 
 
-def _edge(c, cause, recorded, label, place):
+def _edge(c, cause, recorded, place):
     path = c.path()
     if cause:  # dashed, with its label where labels.place put it
-        x, y = place
+        x, y, label = place
         return (f'<g class="cut"><title>gradient cut: {escape(cause)}</title>'
                 f'<path d="{path}" fill="none" stroke="{CUT}" stroke-width="2" '
                 f'stroke-dasharray="7 4" marker-end="url(#cutarrow)"/>'

@@ -39,13 +39,14 @@ def test_a_lone_cut_label_goes_on_the_far_side_of_its_arrow():
     w = len(labels.text("stop_gradient")) * labels.CHAR
     for c, left in [(straight, 300 + labels.LABEL_GAP), (from_left, 300 + labels.LABEL_GAP),
                     (from_right, 300 - labels.LABEL_GAP - w)]:
-        places, grow = labels.place([("k", c, labels.text("stop_gradient"))], [c], 600.0)
-        assert places["k"] == (left, 112.0 - labels.ROWS[0]) and grow == (0, 0)
+        text = labels.text("stop_gradient")
+        places, grow = labels.place([("k", c, text, text)], [c], 600.0)
+        assert places["k"] == (left, 112.0 - labels.ROWS[0], text) and grow == (0, 0)
     # no room left of it: the picture grows on the left, by what the label lacks
     near_edge = labels.Curve(60.0, 66.0, 20.0, 112.0)
-    places, grow = labels.place([("k", near_edge, labels.text("stop_gradient"))],
-                                [near_edge], 80.0)
-    left, _ = places["k"]
+    text = labels.text("stop_gradient")
+    places, grow = labels.place([("k", near_edge, text, text)], [near_edge], 80.0)
+    left, _, _ = places["k"]
     assert left == 20 - labels.LABEL_GAP - w and grow == (labels.PAD - left, 0)
 
 
@@ -192,13 +193,16 @@ def _synthetic(rng, n_sources, n_ops):
                 cuts.append(Cut(i, node.name, "c" * rng.randint(3, 40)))
         nodes.append(node)
     nodes[-1].target = True
+    for node in nodes[n_sources:-1]:
+        node.target = rng.random() < 0.15  # several targets: an edge may go up
     return Recording(nodes, cuts, "")
 
 
 def test_random_drawings_place_every_label_clear_of_everything():
     """Two hundred random drawings (several cuts into one node, the same input twice,
-    edges that skip layers, long causes): every label clear of every curve, box and
-    other label, inside the picture; every cut edge has its own label."""
+    edges that skip layers or go up to a target's consumer, long causes): every label
+    clear of every curve, box and other label, inside the picture; every cut edge has
+    its own label, which names its input unless its own arrow's end is the nearest."""
     import random
 
     rng = random.Random(0)
@@ -212,6 +216,64 @@ def test_random_drawings_place_every_label_clear_of_everything():
         texts = [(t.get("x"), t.get("y")) for g in root.iter(f"{SVG}g")
                  if g.get("class") == "cut" for t in g.iter(f"{SVG}text")]
         assert len(texts) == cut_edges and len(set(texts)) == cut_edges  # one place each
+        ends = [(x2, top) for x2, top, _, _, _ in _cut_geometry(root, all_edges=True)]
+        for x2, top, left, right, text in _cut_geometry(root):
+            own = _gap(left, right, x2)
+            if any(_gap(left, right, x) < own for x, t in ends if t == top and x != x2):
+                assert text.startswith("cut from "), text
+
+
+def _gap(left, right, x):
+    return max(left - x, x - right, 0.0)
+
+
+def _cut_geometry(root, all_edges=False):
+    """Each cut's (arrow end x, the top of its box, label left, label right, text); with
+    all_edges, every edge's (end x, top, None, None, None)."""
+    out = []
+    for g in root.iter():
+        path = g.find(f"{SVG}path") if g.get("class") == "cut" else (
+            g if all_edges and g.tag == f"{SVG}path" and " C" in g.get("d", "") else None)
+        if path is None:
+            continue
+        x2, y2 = (float(v) for v in path.get("d").split()[-1].split(","))
+        if g.get("class") == "cut":
+            t = g.find(f"{SVG}text")
+            left = float(t.get("x"))
+            out.append((x2, y2 + 1, left, left + len(t.text) * picture.CHAR, t.text))
+        else:
+            out.append((x2, y2 + 1, None, None, None))
+    return out
+
+
+def test_a_lone_cut_label_nearer_another_arrow_names_its_input():
+    """Three arrows into one node, the middle one cut: no place beside it is nearer its
+    own end than a neighbour's, so the label says whose it is."""
+    from tapelab.drawing.record import Cut, Node, Recording
+
+    nodes = [Node("a", "source", "source"), Node("b", "source", "source"),
+             Node("c", "source", "source"),
+             Node("t", "op", "Add", inputs=["a", "b", "c"], args=["a", "b", "c"])]
+    nodes[-1].target = True
+    svg_text = picture.svg(Recording(nodes, [Cut("b", "t", "stop_gradient")], ""))
+    assert "cut from b: stop_gradient" in svg_text
+    assert label_clashes(svg_text) == []
+
+
+def test_a_label_is_clear_of_an_edge_that_goes_up():
+    """Targets sit in the bottom layer, so an edge from a target to its consumer goes up
+    through the label rows; it used to be left out of what a label must clear."""
+    from tapelab.drawing.record import Cut, Node, Recording
+
+    nodes = [Node("x", "source", "source"),
+             Node("y", "op", "Mul", inputs=["x", "x"], args=["x", "x"]),
+             Node("Sin", "op", "Sin", inputs=["y"], args=["y"]),
+             Node("add", "op", "AddV2", inputs=["y", "Sin"], args=["y", "Sin"]),
+             Node("Cos", "op", "Cos", inputs=["Sin"], args=["Sin"])]
+    for n in (nodes[1], nodes[3], nodes[4]):
+        n.target = True
+    svg_text = picture.svg(Recording(nodes, [Cut("Sin", "add", "stop_gradient")], ""))
+    assert label_clashes(svg_text) == []
 
 
 def test_several_cuts_into_one_node_name_their_inputs():
@@ -227,5 +289,6 @@ def test_several_cuts_into_one_node_name_their_inputs():
                    if g.get("class") == "cut" for t in g.iter(f"{SVG}text"))
     assert texts == ["cut from a: stop_gradient", "cut from c: integer_path"]
     assert label_clashes(svg_text) == []
-    one = picture.svg(Recording(nodes, [Cut("b", "y", "stop_gradient")], ""))
-    assert "cut: stop_gradient" in one and "cut from" not in one
+    alone = [Node("a", "source", "source"), Node("y", "op", "Neg", inputs=["a"], args=["a"])]
+    one = picture.svg(Recording(alone, [Cut("a", "y", "stop_gradient")], ""))
+    assert "cut: stop_gradient" in one and "cut from" not in one  # a lone arrow: no name
