@@ -14,6 +14,7 @@ stays above 9 px.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from xml.sax.saxutils import escape as _xml_escape
 
 from tapelab.drawing import labels
@@ -144,14 +145,11 @@ def svg(recording, label="tape"):
     nodes, cuts = recording.nodes, {(c.source, c.target): c.cause for c in recording.cuts}
     boxes, width, height, index = layout(nodes)
     edges = _edges(nodes, boxes)
-    into = {}  # how many cut edges go into each node
-    for i, t, _, _ in edges:
-        into[t] = into.get(t, 0) + ((i, t) in cuts)
-    texts = {(i, t, k): (labels.text(cuts[i, t], i if into[t] > 1 else None),
-                         labels.text(cuts[i, t], i))
-             for i, t, k, _ in edges if (i, t) in cuts}
+    cut_edges = [(i, t, k, c) for i, t, k, c in edges if (i, t) in cuts]
+    into = Counter(t for _, t, _, _ in cut_edges)  # several cuts into a node: name inputs
     places, (grow_left, grow_right) = labels.place(
-        [((i, t, k), c, *texts[i, t, k]) for i, t, k, c in edges if (i, t, k) in texts],
+        [((i, t, k), c, labels.text(cuts[i, t], i if into[t] > 1 else None),
+          labels.text(cuts[i, t], i)) for i, t, k, c in cut_edges],
         [c for *_, c in edges], width)
     if grow_left or grow_right:  # room for a label beside its arrow: everything moves right
         boxes = {name: (x + grow_left, y, w, h) for name, (x, y, w, h) in boxes.items()}
@@ -172,8 +170,7 @@ def svg(recording, label="tape"):
     out = [head, f"<title>{escape(label)}</title>", "<defs>" + _marker("arrow", "#374151", 8)
            + _marker("cutarrow", CUT, 9) + "</defs>"]
     for i, t, k, c in edges:
-        key = (i, t, k)
-        out.append(_edge(c, cuts.get((i, t)), index[i].recorded, places.get(key)))
+        out.append(_edge(c, cuts.get((i, t)), index[i].recorded, places.get((i, t, k))))
     for n in nodes:
         out.append(_box(n, boxes[n.name]))
     for k, line in enumerate(note_rows):

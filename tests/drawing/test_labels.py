@@ -93,17 +93,38 @@ def label_clashes(svg_text):
     return found
 
 
-def cut_labels(svg_text):
-    """Each cut's (arrow end x, label's left x, label's right x) and the picture's width."""
-    root = ET.fromstring(svg_text)
+def _end(path):
+    """Where an edge's path ends: its arrow's x, and the top of the box it points at."""
+    x2, y2 = (float(v) for v in path.get("d").split()[-1].split(","))
+    return x2, y2 + 1
+
+
+def _arrow_ends(root):
+    """(x, top) of every edge's arrow end, cut or not."""
+    return [_end(p) for p in root.iter(f"{SVG}path") if " C" in p.get("d", "")]
+
+
+def _cut_geometry(root):
+    """Each cut's (arrow end x, the top of its box, label left, label right, text)."""
     out = []
     for g in root.iter(f"{SVG}g"):
         if g.get("class") == "cut":
-            x2 = float(g.find(f"{SVG}path").get("d").split()[-1].split(",")[0])
-            text = g.find(f"{SVG}text")
-            x, span = float(text.get("x")), len(text.text) * picture.CHAR
-            out.append((x2, x, x + span))
-    return out, float(root.get("width"))
+            t = g.find(f"{SVG}text")
+            left = float(t.get("x"))
+            out.append((*_end(g.find(f"{SVG}path")), left,
+                        left + len(t.text) * picture.CHAR, t.text))
+    return out
+
+
+def cut_labels(svg_text):
+    """Each cut's (arrow end x, label's left x, label's right x) and the picture's width."""
+    root = ET.fromstring(svg_text)
+    return ([(x2, left, right) for x2, _, left, right, _ in _cut_geometry(root)],
+            float(root.get("width")))
+
+
+def _gap(left, right, x):
+    return max(left - x, x - right, 0.0)
 
 
 def test_a_cut_label_sits_beside_its_arrow_never_across_it():
@@ -188,7 +209,7 @@ def _synthetic(rng, n_sources, n_ops):
     for k in range(n_ops):
         inputs = [rng.choice(nodes).name for _ in range(rng.randint(1, 4))]
         node = Node(f"op{k}", "op", "AddN", inputs=inputs, args=inputs)
-        for i in set(inputs):
+        for i in dict.fromkeys(inputs):  # in order: a set's order changes with the hash seed
             if rng.random() < 0.4:
                 cuts.append(Cut(i, node.name, "c" * rng.randint(3, 40)))
         nodes.append(node)
@@ -216,34 +237,11 @@ def test_random_drawings_place_every_label_clear_of_everything():
         texts = [(t.get("x"), t.get("y")) for g in root.iter(f"{SVG}g")
                  if g.get("class") == "cut" for t in g.iter(f"{SVG}text")]
         assert len(texts) == cut_edges and len(set(texts)) == cut_edges  # one place each
-        ends = [(x2, top) for x2, top, _, _, _ in _cut_geometry(root, all_edges=True)]
+        ends = _arrow_ends(root)
         for x2, top, left, right, text in _cut_geometry(root):
             own = _gap(left, right, x2)
             if any(_gap(left, right, x) < own for x, t in ends if t == top and x != x2):
                 assert text.startswith("cut from "), text
-
-
-def _gap(left, right, x):
-    return max(left - x, x - right, 0.0)
-
-
-def _cut_geometry(root, all_edges=False):
-    """Each cut's (arrow end x, the top of its box, label left, label right, text); with
-    all_edges, every edge's (end x, top, None, None, None)."""
-    out = []
-    for g in root.iter():
-        path = g.find(f"{SVG}path") if g.get("class") == "cut" else (
-            g if all_edges and g.tag == f"{SVG}path" and " C" in g.get("d", "") else None)
-        if path is None:
-            continue
-        x2, y2 = (float(v) for v in path.get("d").split()[-1].split(","))
-        if g.get("class") == "cut":
-            t = g.find(f"{SVG}text")
-            left = float(t.get("x"))
-            out.append((x2, y2 + 1, left, left + len(t.text) * picture.CHAR, t.text))
-        else:
-            out.append((x2, y2 + 1, None, None, None))
-    return out
 
 
 def test_a_lone_cut_label_nearer_another_arrow_names_its_input():
